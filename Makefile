@@ -1,0 +1,106 @@
+# spacekeeper — see README.md. `make run` and `make test` are all you need.
+
+BUILD    ?= build
+CC       ?= cc
+PKGS     := libmicrohttpd jansson yaml-0.1 libcurl openssl
+OPT      ?= -O2
+SAN      ?=
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Iinclude $(SAN)
+CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
+PYTHON   := /usr/bin/python3
+
+LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard test/unit/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
+
+LIB      := $(BUILD)/libspacekeeper.a
+BIN      := $(BUILD)/spacekeeper
+UNIT     := $(BUILD)/unit-tests
+BENCH    := $(BUILD)/bench-policy
+
+# Debian packages: what each provides is probed by its header or program.
+DEB_PROBES := \
+	microhttpd.h:libmicrohttpd-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
+	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
+	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
+	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml bin/valgrind:valgrind
+
+.PHONY: all deps run test test-unit test-e2e test-asan valgrind bench clean
+.DEFAULT_GOAL := all
+
+all: $(BIN)
+
+deps:
+	@missing=""; \
+	for probe in $(DEB_PROBES); do \
+	  what=$${probe%%:*}; pkg=$${probe##*:}; \
+	  case $$what in \
+	    bin/*) [ -x /usr/$$what ] || missing="$$missing $$pkg";; \
+	    py/*)  /usr/bin/python3 -c "import $${what#py/}" 2>/dev/null || missing="$$missing $$pkg";; \
+	    *)     [ -e /usr/include/$$what ] || [ -e /usr/include/x86_64-linux-gnu/$$what ] || missing="$$missing $$pkg";; \
+	  esac; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(CLI_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(UNIT): $(TEST_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(CHECK_LIBS)
+
+$(BENCH): $(BUILD)/bench/bench_policy.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+run: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@scripts/run-local.sh $(BIN)
+
+# The unit suite logs every patch it makes; an independent RFC 6902
+# implementation (python3-jsonpatch) then applies each one.
+test: deps
+	@$(MAKE) --no-print-directory test-unit test-e2e
+
+test-unit: $(UNIT) $(BIN)
+	@rm -f $(BUILD)/patches.jsonl
+	SK_PATCH_LOG=$(BUILD)/patches.jsonl SK_FIXTURES=test/fixtures CK_FORK=no $(UNIT)
+	$(PYTHON) test/verify_patches.py $(BUILD)/patches.jsonl
+
+test-e2e: $(BIN)
+	$(PYTHON) test/e2e/test_check.py $(BIN)
+
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  test-unit test-e2e
+
+valgrind: deps
+	@$(MAKE) --no-print-directory $(UNIT)
+	SK_FIXTURES=test/fixtures CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite,indirect -q $(UNIT)
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BENCH) OPT="-O2 -DNDEBUG"
+	$(BENCH)
+
+clean:
+	rm -rf build build-asan
+
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

@@ -1,0 +1,23 @@
+/* A growable byte buffer, always NUL-terminated. */
+#ifndef SPACEKEEPER_BUF_H
+#define SPACEKEEPER_BUF_H
+
+#include <stddef.h>
+
+typedef struct sk_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} sk_buf;
+
+#define SK_BUF_INIT {NULL, 0, 0}
+
+void sk_buf_append(sk_buf *b, const char *s, size_t n);
+void sk_buf_puts(sk_buf *b, const char *s);
+void sk_buf_printf(sk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sk_buf_reset(sk_buf *b);
+/* Hands the bytes to the caller (free() them); the buffer is left empty. */
+char *sk_buf_steal(sk_buf *b);
+void sk_buf_free(sk_buf *b);
+
+#endif

@@ -1,0 +1,67 @@
+/* The policy engine: (templates, workspace, old workspace, user, operation)
+ * -> (JSON Patch, violations, warnings). Pure: no I/O, no globals, no
+ * clocks; the server, the CLI and the tests call it the same way. */
+#ifndef SPACEKEEPER_POLICY_H
+#define SPACEKEEPER_POLICY_H
+
+#include <jansson.h>
+
+#include "spacekeeper/template.h"
+
+#define SK_API_GROUP "workspace.jupyter.org"
+#define SK_API_VERSION "workspace.jupyter.org/v1alpha1"
+#define SK_KIND_WORKSPACE "Workspace"
+#define SK_KIND_TEMPLATE "WorkspaceTemplate"
+
+#define SK_LABEL_TEMPLATE_NAME "workspace.jupyter.org/template-name"
+#define SK_LABEL_TEMPLATE_NAMESPACE "workspace.jupyter.org/template-namespace"
+#define SK_ANNOTATION_CREATED_BY "workspace.jupyter.org/created-by"
+#define SK_ANNOTATION_LAST_UPDATED_BY "workspace.jupyter.org/last-updated-by"
+#define SK_KUEUE_PREFIX "kueue.x-k8s.io/"
+
+#define SK_DEFAULT_SHARED_NAMESPACE "spacekeeper-shared"
+#define SK_DEFAULT_CONTROLLER_USER "system:serviceaccount:spacekeeper-system:spacekeeper-controller"
+
+typedef enum sk_operation { SK_OP_CREATE, SK_OP_UPDATE, SK_OP_DELETE, SK_OP_CONNECT } sk_operation;
+
+int sk_operation_parse(const char *text, sk_operation *out);
+const char *sk_operation_name(sk_operation op);
+
+typedef struct sk_policy_config {
+    const char *shared_namespace;     /* cluster-wide templates live here */
+    const char *const *admin_groups;  /* NULL-terminated; may change any workspace */
+    const char *controller_user;      /* may stop workspaces and change system templates */
+} sk_policy_config;
+
+/* shared namespace, admin groups system:masters and
+ * system:serviceaccounts:kube-system (namespace deletion), the controller. */
+void sk_policy_config_init(sk_policy_config *cfg);
+
+typedef struct sk_request {
+    sk_operation op;
+    const json_t *object;      /* borrowed; NULL on DELETE */
+    const json_t *old_object;  /* borrowed; NULL on CREATE */
+    const char *namespace;     /* the request's; used when the object has none */
+    const char *user;          /* NULL or "" when unknown */
+    const char *const *groups; /* NULL-terminated; may be NULL */
+} sk_request;
+
+typedef struct sk_decision {
+    const char *kind;        /* borrowed from the request's objects (or "") */
+    const char *namespace;   /* ditto */
+    const char *name;        /* ditto */
+    json_t *object;      /* owned: the object after defaults; NULL on DELETE */
+    json_t *patch;       /* owned: array of RFC 6902 operations, empty when nothing changes */
+    json_t *violations;  /* owned: array of {field, message} */
+    json_t *warnings;    /* owned: array of strings */
+    int allowed;         /* no violations */
+} sk_decision;
+
+/* Applies the template's defaults and runs every check that the operation
+ * calls for. The validating webhook runs the same pass, so its verdict does
+ * not depend on whether the mutating webhook ran first. */
+void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const sk_request *req,
+                      sk_decision *out);
+void sk_decision_free(sk_decision *d);
+
+#endif

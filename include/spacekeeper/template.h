@@ -1,0 +1,84 @@
+/* WorkspaceTemplates compiled for fast checks, and the store that finds them.
+ *
+ * Compiling parses every bound once (quantities, image sets), so a decision
+ * does no parsing of the template. The store indexes templates by
+ * "namespace/name" and keeps each namespace's default templates, so every
+ * lookup is a hash probe whatever the number of templates. */
+#ifndef SPACEKEEPER_TEMPLATE_H
+#define SPACEKEEPER_TEMPLATE_H
+
+#include <jansson.h>
+
+#include "spacekeeper/map.h"
+#include "spacekeeper/quantity.h"
+
+#define SK_LABEL_DEFAULT_TEMPLATE "workspace.jupyter.org/default-template"
+#define SK_LABEL_SYSTEM_TEMPLATE "workspace.jupyter.org/system-template"
+
+typedef struct sk_bound {
+    int has_min, has_max;
+    sk_quantity min, max;
+    const char *min_text, *max_text; /* as the admin wrote them, borrowed */
+} sk_bound;
+
+typedef struct sk_template {
+    int refs;
+    json_t *obj;         /* the WorkspaceTemplate, owned */
+    const json_t *spec;  /* borrowed from obj; never NULL (empty_spec if absent) */
+    json_t *empty_spec;  /* owned */
+    char *name, *ns;     /* owned; ns is the shared namespace when the object has none */
+    char *key;           /* "ns/name", owned */
+    int is_default, is_system;
+
+    const char *default_image;
+    sk_map *allowed_images; /* set; NULL when allowedImages is empty */
+    size_t n_allowed;
+    int allow_custom_images;
+    int allow_secondary_storages;
+
+    sk_bound storage;
+    sk_map *resource_bounds; /* resource name -> sk_bound*, owned */
+
+    int idle_allow;
+    int has_idle_min, has_idle_max;
+    long long idle_min, idle_max;
+    const json_t *idle_default; /* borrowed */
+
+    const char *app_type;
+} sk_template;
+
+/* Compiles a WorkspaceTemplate object (borrowed; a reference is taken).
+ * Shape errors found while compiling are appended to `violations` (an array
+ * of {field, message}; may be NULL) and the offending bound is ignored, so a
+ * store never refuses a template the cluster already holds. NULL only when
+ * the object has no metadata.name. */
+sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *violations);
+sk_template *sk_template_ref(sk_template *t);
+void sk_template_unref(sk_template *t);
+
+/* Is this image allowed by the template? (an empty list means just
+ * defaultImage; allowCustomImages allows anything) */
+int sk_template_allows_image(const sk_template *t, const char *image);
+
+/* Writes "a, b, c" (at most `max` names, then "and N more") for messages. */
+void sk_template_describe_images(const sk_template *t, size_t max, char *buf, size_t cap);
+
+typedef struct sk_store sk_store;
+
+sk_store *sk_store_new(const char *shared_namespace);
+void sk_store_free(sk_store *s);
+/* Adds or replaces the template with the same namespace/name; takes the
+ * caller's reference. */
+void sk_store_put(sk_store *s, sk_template *t);
+/* Returns 1 if it was there. */
+int sk_store_remove(sk_store *s, const char *ns, const char *name);
+/* Borrowed; valid until the template is replaced or removed. */
+const sk_template *sk_store_get(const sk_store *s, const char *ns, const char *name);
+/* The namespace's default template. With two or more, returns NULL and sets
+ * *conflict to two of them so that the error can name both. */
+const sk_template *sk_store_default(const sk_store *s, const char *ns,
+                                    const sk_template *conflict[2]);
+size_t sk_store_count(const sk_store *s);
+const char *sk_store_shared_namespace(const sk_store *s);
+
+#endif

@@ -1,0 +1,80 @@
+#include "spacekeeper/patch.h"
+
+#include <string.h>
+
+void sk_pointer_append(sk_buf *ptr, const char *token)
+{
+    sk_buf_append(ptr, "/", 1);
+    for (const char *p = token; *p; p++) {
+        const char *span = p;
+        while (*p && *p != '~' && *p != '/')
+            p++;
+        sk_buf_append(ptr, span, (size_t)(p - span));
+        if (!*p)
+            break;
+        sk_buf_append(ptr, *p == '~' ? "~0" : "~1", 2);
+    }
+}
+
+static void record(json_t *ops, const char *op, const sk_buf *ptr, json_t *value)
+{
+    json_t *o = json_pack("{s:s, s:s}", "op", op, "path", ptr->data);
+    /* A snapshot: later operations change the document, not this record. */
+    if (value)
+        json_object_set_new(o, "value", json_deep_copy(value));
+    json_array_append_new(ops, o);
+}
+
+int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
+                 sk_err *err)
+{
+    sk_buf ptr = SK_BUF_INIT;
+    json_t *cur = doc;
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!json_is_object(cur)) {
+            rc = sk_err_set(err, "cannot set %s: %s is a %s, not an object", path[n - 1],
+                            i ? path[i - 1] : "document", json_is_null(cur) ? "null" : "value");
+            json_decref(value);
+            break;
+        }
+        sk_pointer_append(&ptr, path[i]);
+        json_t *next = json_object_get(cur, path[i]);
+        if (i + 1 == n || !next) {
+            /* Build the absent remainder as one nested value: the parent is
+             * added together with its children, in one operation. */
+            json_t *v = value;
+            for (size_t j = n - 1; j > i; j--) {
+                json_t *wrap = json_object();
+                json_object_set_new(wrap, path[j], v);
+                v = wrap;
+            }
+            record(ops, next ? "replace" : "add", &ptr, v);
+            json_object_set_new(cur, path[i], v);
+            break;
+        }
+        cur = next;
+    }
+    sk_buf_free(&ptr);
+    return rc;
+}
+
+int sk_patch_remove(json_t *ops, json_t *doc, const char *const *path, size_t n, sk_err *err)
+{
+    (void)err;
+    json_t *cur = doc;
+    for (size_t i = 0; i + 1 < n; i++) {
+        cur = json_object_get(cur, path[i]);
+        if (!json_is_object(cur))
+            return 0;
+    }
+    if (!json_object_get(cur, path[n - 1]))
+        return 0;
+    sk_buf ptr = SK_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        sk_pointer_append(&ptr, path[i]);
+    record(ops, "remove", &ptr, NULL);
+    json_object_del(cur, path[n - 1]);
+    sk_buf_free(&ptr);
+    return 0;
+}

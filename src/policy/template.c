@@ -1,0 +1,437 @@
+#include "spacekeeper/template.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spacekeeper/json.h"
+#include "spacekeeper/violation.h"
+
+static char *join_key(const char *ns, const char *name)
+{
+    size_t n = strlen(ns) + strlen(name) + 2;
+    char *k = malloc(n);
+    if (!k)
+        abort();
+    snprintf(k, n, "%s/%s", ns, name);
+    return k;
+}
+
+static int label_is_true(const json_t *obj, const char *label)
+{
+    const char *v = sk_json_str(obj, "metadata", "labels", label, NULL);
+    return v && strcmp(v, "true") == 0;
+}
+
+/* Parses one quantity bound field; reports and skips what does not parse. */
+static int compile_quantity(const json_t *v, const char *field, sk_quantity *out,
+                            const char **text, json_t *violations)
+{
+    if (!v)
+        return 0;
+    sk_err err;
+    if (sk_quantity_from_json(v, out, &err) < 0) {
+        sk_violation_add(violations, field, "%s: %s", field, err.msg);
+        return 0;
+    }
+    if (text)
+        *text = json_string_value(v);
+    return 1;
+}
+
+static void check_order(const sk_bound *b, const char *field, json_t *violations)
+{
+    if (b->has_min && b->has_max && sk_quantity_cmp(b->min, b->max) > 0) {
+        char lo[48], hi[48];
+        sk_violation_add(violations, field, "%s: min %s is greater than max %s", field,
+                         sk_quantity_format(b->min, lo, sizeof lo),
+                         sk_quantity_format(b->max, hi, sizeof hi));
+    }
+}
+
+static void compile_bound(const json_t *obj, const char *min_key, const char *max_key,
+                          const char *field, sk_bound *b, json_t *violations)
+{
+    char f[256];
+    snprintf(f, sizeof f, "%s.%s", field, min_key);
+    b->has_min = compile_quantity(json_object_get(obj, min_key), f, &b->min, &b->min_text,
+                                  violations);
+    snprintf(f, sizeof f, "%s.%s", field, max_key);
+    b->has_max = compile_quantity(json_object_get(obj, max_key), f, &b->max, &b->max_text,
+                                  violations);
+    check_order(b, field, violations);
+}
+
+static void compile_images(sk_template *t, json_t *violations)
+{
+    json_t *def = json_object_get(t->spec, "defaultImage");
+    if (def && !json_is_string(def))
+        sk_violation_add(violations, "spec.defaultImage", "spec.defaultImage must be a string, not %s",
+                         sk_json_type_name(def));
+    t->default_image = json_string_value(def);
+
+    json_t *list = json_object_get(t->spec, "allowedImages");
+    if (list && !json_is_array(list)) {
+        sk_violation_add(violations, "spec.allowedImages",
+                         "spec.allowedImages must be a list of strings, not %s",
+                         sk_json_type_name(list));
+        list = NULL;
+    }
+    size_t i;
+    json_t *img;
+    json_array_foreach(list, i, img) {
+        if (!json_is_string(img)) {
+            sk_violation_add(violations, "spec.allowedImages",
+                             "spec.allowedImages[%zu] must be a string, not %s", i,
+                             sk_json_type_name(img));
+            continue;
+        }
+        if (!t->allowed_images)
+            t->allowed_images = sk_map_new();
+        if (!sk_map_put(t->allowed_images, json_string_value(img), (void *)img))
+            t->n_allowed++;
+    }
+    json_t *custom = json_object_get(t->spec, "allowCustomImages");
+    if (custom && !json_is_boolean(custom))
+        sk_violation_add(violations, "spec.allowCustomImages",
+                         "spec.allowCustomImages must be true or false, not %s",
+                         sk_json_type_name(custom));
+    t->allow_custom_images = json_is_true(custom);
+    json_t *secondary = json_object_get(t->spec, "allowSecondaryStorages");
+    if (secondary && !json_is_boolean(secondary))
+        sk_violation_add(violations, "spec.allowSecondaryStorages",
+                         "spec.allowSecondaryStorages must be true or false, not %s",
+                         sk_json_type_name(secondary));
+    t->allow_secondary_storages = !json_is_false(secondary); /* default true */
+}
+
+static void compile_resources(sk_template *t, json_t *violations)
+{
+    json_t *res = sk_json_get(t->spec, "resourceBounds", "resources", NULL);
+    if (!res)
+        return;
+    if (!json_is_object(res)) {
+        sk_violation_add(violations, "spec.resourceBounds.resources",
+                         "spec.resourceBounds.resources must be a map of resource name to "
+                         "{min, max}, not %s",
+                         sk_json_type_name(res));
+        return;
+    }
+    t->resource_bounds = sk_map_new();
+    const char *name;
+    json_t *b;
+    json_object_foreach(res, name, b) {
+        char field[256];
+        snprintf(field, sizeof field, "spec.resourceBounds.resources.%s", name);
+        if (!json_is_object(b)) {
+            sk_violation_add(violations, field, "%s must be an object with min and max", field);
+            continue;
+        }
+        sk_bound *bound = calloc(1, sizeof *bound);
+        if (!bound)
+            abort();
+        compile_bound(b, "min", "max", field, bound, violations);
+        sk_map_put(t->resource_bounds, name, bound);
+    }
+}
+
+static int compile_minutes(const json_t *v, const char *field, long long *out, json_t *violations)
+{
+    if (!v)
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 1) {
+        sk_violation_add(violations, field, "%s must be a whole number of minutes, at least 1",
+                         field);
+        return 0;
+    }
+    *out = json_integer_value(v);
+    return 1;
+}
+
+static void compile_idle(sk_template *t, json_t *violations)
+{
+    t->idle_default = json_object_get(t->spec, "defaultIdleShutdown");
+    t->idle_allow = 1;
+    json_t *ov = json_object_get(t->spec, "idleShutdownOverrides");
+    if (!ov)
+        return;
+    if (!json_is_object(ov)) {
+        sk_violation_add(violations, "spec.idleShutdownOverrides",
+                         "spec.idleShutdownOverrides must be an object, not %s",
+                         sk_json_type_name(ov));
+        return;
+    }
+    json_t *allow = json_object_get(ov, "allow");
+    if (allow && !json_is_boolean(allow))
+        sk_violation_add(violations, "spec.idleShutdownOverrides.allow",
+                         "spec.idleShutdownOverrides.allow must be true or false, not %s",
+                         sk_json_type_name(allow));
+    t->idle_allow = !json_is_false(allow);
+    t->has_idle_min = compile_minutes(json_object_get(ov, "minTimeoutMinutes"),
+                                      "spec.idleShutdownOverrides.minTimeoutMinutes",
+                                      &t->idle_min, violations);
+    t->has_idle_max = compile_minutes(json_object_get(ov, "maxTimeoutMinutes"),
+                                      "spec.idleShutdownOverrides.maxTimeoutMinutes",
+                                      &t->idle_max, violations);
+    if (t->has_idle_min && t->has_idle_max && t->idle_min > t->idle_max)
+        sk_violation_add(violations, "spec.idleShutdownOverrides",
+                         "spec.idleShutdownOverrides: minTimeoutMinutes %lld is greater than "
+                         "maxTimeoutMinutes %lld",
+                         t->idle_min, t->idle_max);
+    if (!t->idle_allow && !t->idle_default)
+        sk_violation_add(violations, "spec.idleShutdownOverrides.allow",
+                         "spec.idleShutdownOverrides.allow is false but the template has no "
+                         "defaultIdleShutdown to lock workspaces to");
+}
+
+sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *violations)
+{
+    const char *name = sk_json_str(obj, "metadata", "name", NULL);
+    if (!name || !*name) {
+        sk_violation_add(violations, "metadata.name", "metadata.name is required");
+        return NULL;
+    }
+    const char *ns = sk_json_str(obj, "metadata", "namespace", NULL);
+    if (!ns || !*ns)
+        ns = shared_ns;
+
+    sk_template *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->refs = 1;
+    t->obj = json_incref((json_t *)obj);
+    t->name = strdup(name);
+    t->ns = strdup(ns);
+    t->key = join_key(ns, name);
+    t->is_default = label_is_true(obj, SK_LABEL_DEFAULT_TEMPLATE);
+    t->is_system = label_is_true(obj, SK_LABEL_SYSTEM_TEMPLATE);
+
+    json_t *spec = json_object_get(obj, "spec");
+    if (spec && !json_is_object(spec)) {
+        sk_violation_add(violations, "spec", "spec must be an object, not %s",
+                         sk_json_type_name(spec));
+        spec = NULL;
+    }
+    t->spec = spec ? spec : (t->empty_spec = json_object());
+
+    compile_images(t, violations);
+    json_t *storage = json_object_get(spec, "primaryStorage");
+    if (storage && !json_is_object(storage))
+        sk_violation_add(violations, "spec.primaryStorage",
+                         "spec.primaryStorage must be an object, not %s",
+                         sk_json_type_name(storage));
+    else if (storage)
+        compile_bound(storage, "minSize", "maxSize", "spec.primaryStorage", &t->storage,
+                      violations);
+    compile_resources(t, violations);
+    compile_idle(t, violations);
+    t->app_type = sk_json_str(spec, "appType", NULL);
+    return t;
+}
+
+sk_template *sk_template_ref(sk_template *t)
+{
+    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+    return t;
+}
+
+void sk_template_unref(sk_template *t)
+{
+    if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
+        return;
+    if (t->resource_bounds) {
+        const char *k;
+        void *v;
+        for (size_t i = 0; sk_map_next(t->resource_bounds, &i, &k, &v);)
+            free(v);
+        sk_map_free(t->resource_bounds);
+    }
+    sk_map_free(t->allowed_images);
+    json_decref(t->obj);
+    json_decref(t->empty_spec);
+    free(t->name);
+    free(t->ns);
+    free(t->key);
+    free(t);
+}
+
+int sk_template_allows_image(const sk_template *t, const char *image)
+{
+    if (t->allow_custom_images)
+        return 1;
+    if (t->allowed_images)
+        return sk_map_get(t->allowed_images, image) != NULL;
+    return t->default_image && strcmp(t->default_image, image) == 0;
+}
+
+void sk_template_describe_images(const sk_template *t, size_t max, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    if (!t->allowed_images) {
+        snprintf(buf, cap, "%s", t->default_image ? t->default_image : "none");
+        return;
+    }
+    /* The list order of the template, not the hash order. */
+    json_t *list = json_object_get(t->spec, "allowedImages");
+    size_t i, shown = 0;
+    json_t *img;
+    json_array_foreach(list, i, img) {
+        if (!json_is_string(img))
+            continue;
+        if (shown == max) {
+            snprintf(buf + len, cap - len, " and %zu more", t->n_allowed - shown);
+            return;
+        }
+        int n = snprintf(buf + len, cap - len, "%s%s", shown ? ", " : "", json_string_value(img));
+        if (n < 0 || (size_t)n >= cap - len)
+            return;
+        len += (size_t)n;
+        shown++;
+    }
+}
+
+/* ---- the store ---- */
+
+/* The default templates of one namespace; almost always zero or one. */
+struct defaults {
+    sk_template **items;
+    size_t n, cap;
+};
+
+struct sk_store {
+    sk_map *by_key;      /* "ns/name" -> sk_template* (one reference each) */
+    sk_map *defaults;    /* ns -> struct defaults* */
+    char *shared_ns;
+};
+
+sk_store *sk_store_new(const char *shared_namespace)
+{
+    sk_store *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->by_key = sk_map_new();
+    s->defaults = sk_map_new();
+    s->shared_ns = strdup(shared_namespace);
+    return s;
+}
+
+void sk_store_free(sk_store *s)
+{
+    if (!s)
+        return;
+    const char *k;
+    void *v;
+    for (size_t i = 0; sk_map_next(s->by_key, &i, &k, &v);)
+        sk_template_unref(v);
+    for (size_t i = 0; sk_map_next(s->defaults, &i, &k, &v);) {
+        free(((struct defaults *)v)->items);
+        free(v);
+    }
+    sk_map_free(s->by_key);
+    sk_map_free(s->defaults);
+    free(s->shared_ns);
+    free(s);
+}
+
+static void defaults_drop(sk_store *s, const sk_template *t)
+{
+    struct defaults *d = sk_map_get(s->defaults, t->ns);
+    if (!d)
+        return;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->items[i] == t) {
+            d->items[i] = d->items[--d->n];
+            break;
+        }
+    }
+    if (d->n == 0) {
+        sk_map_remove(s->defaults, t->ns);
+        free(d->items);
+        free(d);
+    }
+}
+
+static void defaults_add(sk_store *s, sk_template *t)
+{
+    struct defaults *d = sk_map_get(s->defaults, t->ns);
+    if (!d) {
+        d = calloc(1, sizeof *d);
+        if (!d)
+            abort();
+        sk_map_put(s->defaults, t->ns, d);
+    }
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 2;
+        d->items = realloc(d->items, d->cap * sizeof *d->items);
+        if (!d->items)
+            abort();
+    }
+    d->items[d->n++] = t;
+}
+
+void sk_store_put(sk_store *s, sk_template *t)
+{
+    sk_template *old = sk_map_put(s->by_key, t->key, t);
+    if (old) {
+        if (old->is_default)
+            defaults_drop(s, old);
+        sk_template_unref(old);
+    }
+    if (t->is_default)
+        defaults_add(s, t);
+}
+
+int sk_store_remove(sk_store *s, const char *ns, const char *name)
+{
+    char *key = join_key(ns, name);
+    sk_template *old = sk_map_remove(s->by_key, key);
+    free(key);
+    if (!old)
+        return 0;
+    if (old->is_default)
+        defaults_drop(s, old);
+    sk_template_unref(old);
+    return 1;
+}
+
+const sk_template *sk_store_get(const sk_store *s, const char *ns, const char *name)
+{
+    char stack[256];
+    size_t nl = strlen(ns), ml = strlen(name);
+    char *key = nl + ml + 2 <= sizeof stack ? stack : malloc(nl + ml + 2);
+    if (!key)
+        abort();
+    memcpy(key, ns, nl);
+    key[nl] = '/';
+    memcpy(key + nl + 1, name, ml + 1);
+    const sk_template *t = sk_map_get(s->by_key, key);
+    if (key != stack)
+        free(key);
+    return t;
+}
+
+const sk_template *sk_store_default(const sk_store *s, const char *ns,
+                                    const sk_template *conflict[2])
+{
+    const struct defaults *d = sk_map_get(s->defaults, ns);
+    if (!d)
+        return NULL;
+    if (d->n == 1)
+        return d->items[0];
+    /* Name them in a stable order so the message does not flicker. */
+    const sk_template *a = d->items[0], *b = d->items[1];
+    conflict[0] = strcmp(a->name, b->name) <= 0 ? a : b;
+    conflict[1] = conflict[0] == a ? b : a;
+    return NULL;
+}
+
+size_t sk_store_count(const sk_store *s)
+{
+    return sk_map_count(s->by_key);
+}
+
+const char *sk_store_shared_namespace(const sk_store *s)
+{
+    return s->shared_ns;
+}
