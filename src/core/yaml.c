@@ -20,6 +20,7 @@ struct frame {
     char *key;       /* pending mapping key, owned */
     char *anchor;    /* anchor of this collection, owned */
     int merge_next;  /* the pending key is "<<" */
+    json_t *merged;  /* keys that came from "<<" (explicit keys may override them) */
 };
 
 struct loader {
@@ -204,15 +205,20 @@ static json_t *expand(struct loader *l, json_t *v)
     return json_deep_copy(v);
 }
 
-/* Merges the mapping(s) of a "<<" value into obj; keys already set win. */
-static int merge_into(struct loader *l, const yaml_event_t *ev, json_t *obj, json_t *src)
+/* Merges the mapping(s) of a "<<" value into the frame's object; keys
+ * already set win, wherever they stand. */
+static int merge_into(struct loader *l, const yaml_event_t *ev, struct frame *f, json_t *src)
 {
     if (json_is_object(src)) {
         const char *k;
         json_t *v;
+        if (!f->merged)
+            f->merged = json_object();
         json_object_foreach(src, k, v) {
-            if (!json_object_get(obj, k))
-                json_object_set(obj, k, v);
+            if (!json_object_get(f->value, k)) {
+                json_object_set(f->value, k, v);
+                json_object_set(f->merged, k, json_true());
+            }
         }
         return 0;
     }
@@ -222,7 +228,7 @@ static int merge_into(struct loader *l, const yaml_event_t *ev, json_t *obj, jso
         json_array_foreach(src, i, v) {
             if (!json_is_object(v))
                 return fail_event(l, ev, "a \"<<\" merge list may hold only mappings");
-            merge_into(l, ev, obj, v);
+            merge_into(l, ev, f, v);
         }
         return 0;
     }
@@ -253,9 +259,18 @@ static int attach(struct loader *l, const yaml_event_t *ev, json_t *v, json_t **
                             ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
         } else if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v) ||
                    json_is_null(v)) {
-            /* Non-string scalar keys keep their source text, as sigs.k8s.io/yaml does. */
-            f->key = ev->type == YAML_SCALAR_EVENT ? strdup((const char *)ev->data.scalar.value)
-                                                   : strdup("");
+            /* Non-string keys become the text of their value, as
+             * sigs.k8s.io/yaml writes them: `on:` is "true", `0x1F:` is "31". */
+            char text[64];
+            if (json_is_boolean(v))
+                snprintf(text, sizeof text, "%s", json_is_true(v) ? "true" : "false");
+            else if (json_is_integer(v))
+                snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
+            else if (json_is_null(v))
+                snprintf(text, sizeof text, "null");
+            else
+                snprintf(text, sizeof text, "%.60s", (const char *)ev->data.scalar.value);
+            f->key = strdup(text);
             f->merge_next = 0;
         } else {
             json_decref(v);
@@ -266,15 +281,16 @@ static int attach(struct loader *l, const yaml_event_t *ev, json_t *v, json_t **
     }
     int rc = 0;
     if (f->merge_next) {
-        rc = merge_into(l, ev, f->value, v);
+        rc = merge_into(l, ev, f, v);
         json_decref(v);
-    } else if (json_object_get(f->value, f->key)) {
+    } else if (json_object_get(f->value, f->key) && !json_object_get(f->merged, f->key)) {
         char msg[256];
         snprintf(msg, sizeof msg, "mapping key \"%.200s\" already defined", f->key);
         json_decref(v);
         rc = fail_event(l, ev, msg);
     } else {
         json_object_set_new(f->value, f->key, v);
+        json_object_del(f->merged, f->key);
     }
     free(f->key);
     f->key = NULL;
@@ -299,6 +315,7 @@ static int push(struct loader *l, const yaml_event_t *ev, json_t *collection,
     f->value = collection;
     f->key = NULL;
     f->merge_next = 0;
+    f->merged = NULL;
     f->anchor = anchor ? strdup((const char *)anchor) : NULL;
     return 0;
 }
@@ -311,7 +328,9 @@ static int pop(struct loader *l, const yaml_event_t *ev, json_t **doc)
         json_object_set(l->anchors, f->anchor, v);
     free(f->anchor);
     free(f->key);
+    json_decref(f->merged);
     f->anchor = f->key = NULL;
+    f->merged = NULL;
     return attach(l, ev, v, doc);
 }
 
@@ -320,6 +339,7 @@ static void unwind(struct loader *l)
     while (l->depth > 0) {
         struct frame *f = &l->stack[--l->depth];
         json_decref(f->value);
+        json_decref(f->merged);
         free(f->key);
         free(f->anchor);
     }

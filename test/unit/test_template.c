@@ -1,0 +1,200 @@
+/* WorkspaceTemplates admitted as objects: self-checks, system templates,
+ * the constraint-change warning, and the store's indexes. */
+#include <stdio.h>
+#include <string.h>
+
+#include "spacekeeper/json.h"
+#include "th.h"
+
+#define TPL_HEAD "apiVersion: workspace.jupyter.org/v1alpha1\nkind: WorkspaceTemplate\n"
+
+static void review(sk_operation op, const char *yaml, const char *old_yaml, const char *user,
+                   sk_decision *d)
+{
+    sk_store *s = sk_store_new(SK_DEFAULT_SHARED_NAMESPACE);
+    json_t *obj = yaml ? th_yaml(yaml) : NULL, *old = old_yaml ? th_yaml(old_yaml) : NULL;
+    sk_request req = {.op = op, .object = obj, .old_object = old, .user = user};
+    th_review(s, &req, d);
+    json_decref(obj);
+    json_decref(old);
+    sk_store_free(s);
+}
+
+START_TEST(test_valid_template_and_seed_example)
+{
+    sk_decision d;
+    /* the seed page's idle-shutdown example: default 30 outside [60, 240] is
+     * legal (the default is not an override) but earns a warning */
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: jupyter-template}\nspec:\n  displayName: \"Jupyter Template\"\n"
+                    "  defaultImage: jupyter/scipy-notebook:latest\n  defaultIdleShutdown:\n"
+                    "    enabled: true\n    idleShutdownTimeoutMinutes: 30\n    detection:\n"
+                    "      httpGet: {path: /api/idle, port: 8888}\n  idleShutdownOverrides:\n"
+                    "    allow: true\n    minTimeoutMinutes: 60\n    maxTimeoutMinutes: 240\n",
+           NULL, "admin", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    ck_assert_uint_eq(json_array_size(d.warnings), 1);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(d.warnings, 0)),
+                                 "idleShutdownTimeoutMinutes 30 is outside idleShutdownOverrides [60, 240]"));
+    ck_assert_uint_eq(json_array_size(d.patch), 0);
+    sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_self_checks_report_everything)
+{
+    sk_decision d;
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: bad, namespace: ns}\nspec:\n  defaultImage: img:9\n"
+                    "  allowedImages: [img:1, 7]\n"
+                    "  primaryStorage: {defaultSize: 100Gi, minSize: 10Gi, maxSize: 5Gi, defaultMountPath: /opt/ml}\n"
+                    "  defaultResources:\n    requests: {cpu: \"16\"}\n    limits: {cpu: \"1\"}\n"
+                    "  resourceBounds:\n    resources:\n      cpu: {min: \"1\", max: \"8\"}\n      memory: {min: 10GB}\n"
+                    "  idleShutdownOverrides: {allow: false, minTimeoutMinutes: 0}\n"
+                    "  defaultOwnershipType: Shared\n  appType: vim\n",
+           NULL, "admin", &d);
+    ck_assert(!d.allowed);
+    static const struct {
+        const char *field, *text;
+    } want[] = {
+        {"spec.allowedImages", "spec.allowedImages[1] must be a string, not integer"},
+        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not allowed by template \"bad\""},
+        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not in spec.allowedImages"},
+        {"spec.primaryStorage", "min 10Gi is greater than max 5Gi"},
+        {"spec.primaryStorage.defaultSize", "100Gi is above the maximum 5Gi"},
+        {"spec.primaryStorage.defaultMountPath", "reserved for the platform"},
+        {"spec.defaultResources.requests.cpu", "16 is above the maximum 8"},
+        {"spec.defaultResources.limits.cpu", "1 is less than spec.defaultResources.requests.cpu 16"},
+        {"spec.resourceBounds.resources.memory.min", "unknown suffix \"GB\""},
+        {"spec.idleShutdownOverrides.minTimeoutMinutes", "at least 1"},
+        {"spec.idleShutdownOverrides.allow", "has no defaultIdleShutdown"},
+        {"spec.defaultOwnershipType", "\"Shared\" is not one of: Public, OwnerOnly"},
+        {"spec.appType", "\"vim\" is not one of: jupyterlab, code-editor"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++)
+        ck_assert_msg(th_has_violation(&d, want[i].field, want[i].text), "missing %s: %s\nin %s",
+                      want[i].field, want[i].text, th_violations(&d));
+    sk_decision_free(&d);
+
+    review(SK_OP_CREATE, TPL_HEAD "metadata: {namespace: ns}\nspec: {}\n", NULL, "admin", &d);
+    ck_assert(th_has_violation(&d, "metadata.name", "required"));
+    sk_decision_free(&d);
+    review(SK_OP_CREATE, TPL_HEAD "metadata: {name: t}\nspec: {defaultIdleShutdown: {enabled: true}}\n",
+           NULL, "admin", &d);
+    ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.idleShutdownTimeoutMinutes", "required"));
+    ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.detection", "required"));
+    sk_decision_free(&d);
+}
+END_TEST
+
+#define SYSTEM_TPL                                                                           \
+    TPL_HEAD "metadata:\n  name: sys\n  namespace: spacekeeper-shared\n  labels:\n"          \
+             "    workspace.jupyter.org/system-template: \"true\"\nspec: {defaultImage: a}\n"
+
+START_TEST(test_system_templates_are_protected)
+{
+    const char *changed = TPL_HEAD "metadata:\n  name: sys\n  namespace: spacekeeper-shared\n"
+                                   "spec: {defaultImage: b}\n";
+    sk_decision d;
+    review(SK_OP_UPDATE, changed, SYSTEM_TPL, "admin", &d);
+    ck_assert_msg(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/system-template",
+                                   "template \"sys\" is a system template and cannot be changed"),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    review(SK_OP_DELETE, NULL, SYSTEM_TPL, "admin", &d);
+    ck_assert(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/system-template",
+                               "cannot be deleted"));
+    sk_decision_free(&d);
+    review(SK_OP_UPDATE, changed, SYSTEM_TPL, SK_DEFAULT_CONTROLLER_USER, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_constraint_change_warns)
+{
+    sk_decision d;
+    review(SK_OP_UPDATE, TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, allowedImages: [a]}\n",
+           TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, allowedImages: [a, b]}\n", "admin", &d);
+    ck_assert(d.allowed);
+    ck_assert_uint_eq(json_array_size(d.warnings), 1);
+    ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(d.warnings, 0)),
+                                 "constraints changed (allowedImages): existing workspaces"));
+    sk_decision_free(&d);
+    /* a display-name change is no constraint change */
+    review(SK_OP_UPDATE, TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, displayName: B}\n",
+           TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, displayName: A}\n", "admin", &d);
+    ck_assert_uint_eq(json_array_size(d.warnings), 0);
+    sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_store_replace_remove_and_defaults)
+{
+    sk_store *s = sk_store_new("shared");
+    json_t *a = th_yaml(TPL_HEAD "metadata: {name: a, namespace: ns, labels: {workspace.jupyter.org/default-template: \"true\"}}\n");
+    json_t *b = th_yaml(TPL_HEAD "metadata: {name: b, namespace: ns, labels: {workspace.jupyter.org/default-template: \"true\"}}\n");
+    json_t *b2 = th_yaml(TPL_HEAD "metadata: {name: b, namespace: ns}\n");
+    json_t *c = th_yaml(TPL_HEAD "metadata: {name: c}\n");
+    sk_store_put(s, sk_template_new(a, "shared", NULL));
+    sk_store_put(s, sk_template_new(b, "shared", NULL));
+    sk_store_put(s, sk_template_new(c, "shared", NULL));
+    const sk_template *conflict[2] = {NULL, NULL};
+    ck_assert_ptr_null(sk_store_default(s, "ns", conflict));
+    ck_assert_ptr_nonnull(conflict[0]);
+    ck_assert_str_eq(conflict[0]->name, "a");
+    ck_assert_str_eq(conflict[1]->name, "b");
+    /* b loses its default label: a is the one default again */
+    sk_store_put(s, sk_template_new(b2, "shared", NULL));
+    ck_assert_str_eq(sk_store_default(s, "ns", conflict)->name, "a");
+    ck_assert_uint_eq(sk_store_count(s), 3);
+    /* a template without a namespace lives in the shared one */
+    ck_assert_ptr_nonnull(sk_store_get(s, "shared", "c"));
+    ck_assert_int_eq(sk_store_remove(s, "ns", "a"), 1);
+    ck_assert_int_eq(sk_store_remove(s, "ns", "a"), 0);
+    ck_assert_ptr_null(sk_store_default(s, "ns", conflict));
+    ck_assert_ptr_null(sk_store_get(s, "ns", "a"));
+    ck_assert_uint_eq(sk_store_count(s), 2);
+    json_decref(a);
+    json_decref(b);
+    json_decref(b2);
+    json_decref(c);
+    sk_store_free(s);
+}
+END_TEST
+
+START_TEST(test_many_allowed_images)
+{
+    json_t *t = th_yaml(TPL_HEAD "metadata: {name: big}\nspec: {defaultImage: img:0}\n");
+    json_t *list = json_array();
+    char img[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(img, sizeof img, "img:%d", i);
+        json_array_append_new(list, json_string(img));
+    }
+    json_object_set_new(json_object_get(t, "spec"), "allowedImages", list);
+    sk_template *tpl = sk_template_new(t, "shared", NULL);
+    ck_assert_uint_eq(tpl->n_allowed, 5000);
+    ck_assert(sk_template_allows_image(tpl, "img:4999"));
+    ck_assert(!sk_template_allows_image(tpl, "img:5000"));
+    char desc[256];
+    sk_template_describe_images(tpl, 3, desc, sizeof desc);
+    ck_assert_str_eq(desc, "img:0, img:1, img:2 and 4997 more");
+    sk_template_unref(tpl);
+    json_decref(t);
+}
+END_TEST
+
+Suite *template_suite(void)
+{
+    Suite *s = suite_create("template");
+    TCase *tc = tcase_create("self-checks");
+    tcase_add_test(tc, test_valid_template_and_seed_example);
+    tcase_add_test(tc, test_self_checks_report_everything);
+    tcase_add_test(tc, test_system_templates_are_protected);
+    tcase_add_test(tc, test_constraint_change_warns);
+    tcase_add_test(tc, test_store_replace_remove_and_defaults);
+    tcase_add_test(tc, test_many_allowed_images);
+    suite_add_tcase(s, tc);
+    return s;
+}
