@@ -76,9 +76,10 @@ int sk_doclist_load_buffer(sk_doclist *l, const char *buf, size_t len, const cha
     for (size_t i = 0; i < count; i++) {
         json_t *d = json_array_get(docs, i);
         if (!json_is_object(d)) {
+            sk_err_set(err, "%s: document %zu is a %s, not a Kubernetes object", name, i + 1,
+                       sk_json_type_name(d));
             json_decref(docs);
-            return sk_err_set(err, "%s: document %zu is a %s, not a Kubernetes object", name, i + 1,
-                              sk_json_type_name(d));
+            return -1;
         }
         if (is_list(d)) {
             json_t *items = json_object_get(d, "items");

@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""spacekeeper check, end to end: the real binary on real files."""
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import jsonpatch
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+TEMPLATES = os.path.join(ROOT, "manifests", "templates")
+
+WS = """apiVersion: workspace.jupyter.org/v1alpha1
+kind: Workspace
+metadata:
+  name: {name}
+  namespace: team-a
+spec:
+{spec}
+"""
+
+
+def ws(name, spec="  displayName: x"):
+    return WS.format(name=name, spec=spec)
+
+
+def run(*args, stdin=None):
+    p = subprocess.run([BIN, *args], input=stdin, capture_output=True, text=True, timeout=60)
+    return p.returncode, p.stdout, p.stderr
+
+
+class CheckTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="sk-check-")
+
+    def tearDown(self):
+        shutil.rmtree(self.dir)
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def check_json(self, *args, stdin=None):
+        code, out, err = run("check", *args, "-o", "json", stdin=stdin)
+        self.assertIn(code, (0, 1), err)
+        return code, json.loads(out)
+
+    def test_allowed_workspace_gets_defaults_and_patch_applies(self):
+        f = self.write("ws.yaml", ws("ok"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--user", "alice")
+        self.assertEqual(code, 0)
+        (r,) = doc["results"]
+        self.assertEqual((r["kind"], r["namespace"], r["name"], r["allowed"]),
+                         ("Workspace", "team-a", "ok", True))
+        self.assertEqual(r["violations"], [])
+        obj = r["object"]
+        self.assertEqual(obj["spec"]["image"],
+                         "public.ecr.aws/sagemaker/sagemaker-distribution:latest-cpu")
+        self.assertEqual(obj["spec"]["storage"]["size"], "10Gi")
+        self.assertEqual(obj["metadata"]["annotations"]["workspace.jupyter.org/created-by"], "alice")
+        with open(f) as src:
+            original = yaml.safe_load(src)
+        self.assertEqual(jsonpatch.JsonPatch(r["patch"]).apply(original), obj)
+
+    def test_denied_workspace_exit_1_and_every_violation(self):
+        f = self.write("ws.yaml", ws("bad", "  image: evil:1\n  storage: {size: 1Ti}\n"
+                                            "  ownershipType: Nobody"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        self.assertEqual(code, 1)
+        fields = sorted(v["field"] for v in doc["results"][0]["violations"])
+        self.assertEqual(fields, ["spec.image", "spec.ownershipType", "spec.storage.size"])
+        code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertIn("DENIED", out)
+        self.assertIn('spec.image "evil:1" is not allowed by template "sagemaker-jupyter-template"', out)
+        self.assertIn("1 checked: 0 allowed, 1 denied", out)
+
+    def test_yaml_output_round_trips(self):
+        f = self.write("ws.yaml", ws("y"))
+        code, out, err = run("check", "-t", TEMPLATES, "-f", f, "-o", "yaml")
+        self.assertEqual(code, 0, err)
+        code2, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        self.assertEqual(yaml.safe_load(out), doc)
+
+    def test_stdin_and_directories(self):
+        self.write("tree/a/one.yaml", ws("one"))
+        self.write("tree/b/two.yml", ws("two") + "---\n" + ws("three"))
+        self.write("tree/ignored.txt", "not: yaml: at all")
+        code, doc = self.check_json("-t", TEMPLATES, "-f", os.path.join(self.dir, "tree"))
+        self.assertEqual(code, 0)
+        self.assertEqual([r["name"] for r in doc["results"]], ["one", "two", "three"])
+        code, doc = self.check_json("-t", TEMPLATES, "-f", "-", stdin=ws("piped"))
+        self.assertEqual(doc["results"][0]["name"], "piped")
+        self.assertEqual(doc["results"][0]["source"], "<stdin>")
+        tpl = open(os.path.join(TEMPLATES, "jupyterlab.yaml")).read()
+        code, doc = self.check_json("-t", "-", "-f", self.write("w.yaml", ws("t")), stdin=tpl)
+        self.assertEqual(code, 0)
+
+    def test_templates_among_files_are_validated_and_used(self):
+        f = self.write("both.yaml", """apiVersion: workspace.jupyter.org/v1alpha1
+kind: WorkspaceTemplate
+metadata: {name: mine, namespace: team-a}
+spec:
+  defaultImage: mine:1
+  primaryStorage: {defaultSize: 100Gi, maxSize: 10Gi}
+---
+""" + ws("uses-it", "  templateRef: {name: mine}"))
+        code, doc = self.check_json("-f", f)
+        self.assertEqual(code, 1)
+        tpl, w = doc["results"]
+        self.assertFalse(tpl["allowed"])
+        self.assertIn("spec.primaryStorage.defaultSize 100Gi is above the maximum 10Gi",
+                      tpl["violations"][0]["message"])
+        self.assertEqual(w["object"]["spec"]["image"], "mine:1")
+
+    def test_admission_review_document_is_answered(self):
+        obj = yaml.safe_load(ws("rev", "  image: evil:2"))
+        review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                  "request": {"uid": "abc-123", "operation": "CREATE", "namespace": "team-a",
+                              "userInfo": {"username": "bob"}, "object": obj}}
+        f = self.write("review.json", json.dumps(review))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        self.assertEqual(code, 1)
+        resp = doc["results"][0]["response"]
+        self.assertEqual(resp["apiVersion"], "admission.k8s.io/v1")
+        self.assertEqual(resp["response"]["uid"], "abc-123")
+        self.assertFalse(resp["response"]["allowed"])
+        self.assertEqual(resp["response"]["status"]["code"], 403)
+        patch = json.loads(base64.b64decode(resp["response"]["patch"]))
+        patched = jsonpatch.JsonPatch(patch).apply(obj)
+        self.assertEqual(patched["metadata"]["annotations"]["workspace.jupyter.org/created-by"], "bob")
+
+    def test_update_with_old(self):
+        old_path = self.write("old.yaml", ws("u", "  storage: {size: 20Gi, storageClassName: gp3}"))
+        new_path = self.write("new.yaml", ws("u", "  storage: {size: 10Gi, storageClassName: io2}"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", new_path, "--old", old_path)
+        self.assertEqual(code, 1)
+        msgs = " ".join(v["message"] for v in doc["results"][0]["violations"])
+        self.assertIn("cannot shrink from 20Gi to 10Gi", msgs)
+        self.assertIn("is immutable", msgs)
+        other = self.write("other.yaml", ws("someone-else"))
+        code, _, err = run("check", "-t", TEMPLATES, "-f", other, "--old", old_path)
+        self.assertEqual(code, 2)
+        self.assertIn('no Workspace "someone-else"', err)
+
+    def test_owner_only_delete(self):
+        old = self.write("old.yaml", """apiVersion: workspace.jupyter.org/v1alpha1
+kind: Workspace
+metadata:
+  name: mine
+  namespace: team-a
+  annotations: {workspace.jupyter.org/created-by: alice}
+spec: {ownershipType: OwnerOnly}
+""")
+        code, doc = self.check_json("-t", TEMPLATES, "-f", old, "--old", old,
+                                    "--operation", "DELETE", "--user", "bob")
+        self.assertEqual(code, 1)
+        self.assertIn('only its creator "alice"', doc["results"][0]["violations"][0]["message"])
+        code, doc = self.check_json("-t", TEMPLATES, "-f", old, "--old", old,
+                                    "--operation", "DELETE", "--user", "carol",
+                                    "--groups", "platform-admins", "--admin-groups", "platform-admins")
+        self.assertEqual(code, 0)
+
+    def test_bad_input_exit_2_names_file_and_line(self):
+        bad = self.write("bad.yaml", "kind: Workspace\nmetadata:\n  name: [unclosed\n")
+        code, out, err = run("check", "-t", TEMPLATES, "-f", bad)
+        self.assertEqual(code, 2)
+        self.assertIn("bad.yaml:4:1:", err)
+        code, _, err = run("check", "-t", TEMPLATES, "-f", os.path.join(self.dir, "missing.yaml"))
+        self.assertEqual(code, 2)
+        self.assertIn("No such file", err)
+        broken_tpl = self.write("tpl.yaml", "apiVersion: workspace.jupyter.org/v1alpha1\n"
+                                            "kind: WorkspaceTemplate\nmetadata: {name: t}\n"
+                                            "spec: {primaryStorage: {maxSize: 10GB}}\n")
+        code, _, err = run("check", "-t", broken_tpl, "-f", self.write("w.yaml", ws("w")))
+        self.assertEqual(code, 2)
+        self.assertIn('unknown suffix "GB"', err)
+        self.assertEqual(run("check")[0], 2)
+        self.assertEqual(run("check", "-f", bad, "-o", "xml")[0], 2)
+        self.assertEqual(run("check", "-f", bad, "--operation", "UPDATE")[0], 2)
+        self.assertEqual(run("frobnicate")[0], 2)
+
+    def test_other_kinds_are_skipped(self):
+        f = self.write("mixed.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + ws("w"))
+        code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
+        self.assertEqual(code, 0)
+        self.assertIn("1 skipped", out)
+
+    def test_kubectl_plugin(self):
+        kubectl = shutil.which("kubectl")
+        if not kubectl:
+            self.skipTest("kubectl is not installed")
+        bindir = os.path.join(self.dir, "bin")
+        os.makedirs(bindir)
+        os.symlink(BIN, os.path.join(bindir, "kubectl-spacekeeper"))
+        env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
+        f = self.write("ws.yaml", ws("plug", "  image: evil:3"))
+        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", TEMPLATES, "-f", f],
+                           capture_output=True, text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('spec.image "evil:3" is not allowed', p.stdout)
+
+
+if __name__ == "__main__":
+    sys.argv[1:] = []
+    harness.main(__name__, "e2e-check")
