@@ -2,7 +2,7 @@
 
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libmicrohttpd jansson yaml-0.1 libcurl openssl
+PKGS     := libmicrohttpd gnutls jansson yaml-0.1 libcurl openssl
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Iinclude $(SAN)
@@ -11,7 +11,7 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 PYTHON   := /usr/bin/python3
 
-LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard test/unit/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -25,7 +25,7 @@ BENCH    := $(BUILD)/bench-policy
 
 # Debian packages: what each provides is probed by its header or program.
 DEB_PROBES := \
-	microhttpd.h:libmicrohttpd-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
+	microhttpd.h:libmicrohttpd-dev gnutls/gnutls.h:libgnutls28-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml bin/valgrind:valgrind

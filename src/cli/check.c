@@ -47,34 +47,6 @@ static const char USAGE[] =
     "\n"
     "Exit status: 0 all admitted, 1 any denied, 2 bad usage or invalid input.\n";
 
-char **sk_cli_split_list(const char *text)
-{
-    size_t n = 1;
-    for (const char *p = text; *p; p++)
-        n += *p == ',';
-    char **list = calloc(n + 1, sizeof *list);
-    if (!list)
-        abort();
-    size_t i = 0;
-    for (const char *p = text;;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len)
-            list[i++] = strndup(p, len);
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    return list;
-}
-
-void sk_cli_free_list(char **list)
-{
-    for (char **p = list; p && *p; p++)
-        free(*p);
-    free(list);
-}
-
 static void add_path(const char ***list, size_t *n, const char *path)
 {
     *list = realloc(*list, (*n + 1) * sizeof **list);
@@ -161,18 +133,6 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
     return 0;
 }
 
-static int load_all(const char **paths, size_t n, sk_doclist *docs)
-{
-    for (size_t i = 0; i < n; i++) {
-        sk_err err;
-        if (sk_doclist_load(docs, paths[i], &err) < 0) {
-            fprintf(stderr, "spacekeeper check: %s\n", err.msg);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static int is_kind(const json_t *doc, const char *kind)
 {
     const char *k = sk_json_str(doc, "kind", NULL);
@@ -183,41 +143,6 @@ static int in_our_group(const json_t *doc)
 {
     const char *api = sk_json_str(doc, "apiVersion", NULL);
     return api && strncmp(api, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) == 0;
-}
-
-static void print_violations(const char *source, const json_t *violations)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(violations, i, v)
-        fprintf(stderr, "spacekeeper check: %s: %s\n", source,
-                json_string_value(json_object_get(v, "message")));
-}
-
-/* -t templates must be valid: a CI run against a broken template proves nothing. */
-static int load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns)
-{
-    int rc = 0;
-    for (size_t i = 0; i < docs->n; i++) {
-        const sk_doc *d = &docs->items[i];
-        if (!is_kind(d->value, SK_KIND_TEMPLATE)) {
-            fprintf(stderr, "spacekeeper check: %s: kind \"%s\" is not a %s\n", d->source,
-                    sk_json_str(d->value, "kind", NULL) ? sk_json_str(d->value, "kind", NULL) : "",
-                    SK_KIND_TEMPLATE);
-            rc = -1;
-            continue;
-        }
-        json_t *violations = json_array();
-        sk_template *t = sk_template_new(d->value, shared_ns, violations);
-        if (json_array_size(violations) > 0) {
-            print_violations(d->source, violations);
-            rc = -1;
-        }
-        json_decref(violations);
-        if (t)
-            sk_store_put(store, t);
-    }
-    return rc;
 }
 
 static const char *ns_of(const json_t *doc)
@@ -314,10 +239,10 @@ static int run_check(struct check_opts *o)
     int status = 2;
     size_t skipped = 0;
 
-    if (load_all(o->templates, o->n_templates, &tdocs) < 0 ||
-        load_all(o->files, o->n_files, &fdocs) < 0 ||
-        (o->old_path && load_all(&o->old_path, 1, &odocs) < 0) ||
-        load_templates(&tdocs, store, o->policy.shared_namespace) < 0)
+    if (sk_cli_load_docs(o->templates, o->n_templates, &tdocs) < 0 ||
+        sk_cli_load_docs(o->files, o->n_files, &fdocs) < 0 ||
+        (o->old_path && sk_cli_load_docs(&o->old_path, 1, &odocs) < 0) ||
+        sk_cli_load_templates(&tdocs, store, o->policy.shared_namespace) < 0)
         goto out;
 
     /* Templates among the checked documents serve the workspaces beside them. */

@@ -9,7 +9,9 @@ static const struct {
     int (*run)(int argc, char **argv);
     const char *help;
 } COMMANDS[] = {
+    {"serve", sk_cmd_serve, "run the admission webhook (HTTPS)"},
     {"check", sk_cmd_check, "apply templates to workspaces offline (CI dry-run)"},
+    {"certs", sk_cmd_certs, "make a CA and a serving certificate"},
 };
 
 static void usage(FILE *out)

@@ -1,0 +1,29 @@
+/* Prometheus metrics for the webhook, under controller-runtime's names so
+ * existing dashboards work: controller_runtime_webhook_requests_total,
+ * _latency_seconds (histogram) and _requests_in_flight, by webhook path.
+ * Updates are lock-free atomics; rendering reads a consistent-enough
+ * snapshot, as Prometheus clients do. */
+#ifndef SPACEKEEPER_METRICS_H
+#define SPACEKEEPER_METRICS_H
+
+#include "spacekeeper/buf.h"
+
+typedef enum sk_hook { SK_HOOK_MUTATE, SK_HOOK_VALIDATE, SK_HOOK_OTHER, SK_HOOK_COUNT } sk_hook;
+
+typedef struct sk_metrics sk_metrics;
+
+sk_metrics *sk_metrics_new(void);
+void sk_metrics_free(sk_metrics *m);
+
+const char *sk_hook_path(sk_hook h);
+void sk_metrics_start(sk_metrics *m, sk_hook h);
+void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds);
+/* Admission outcomes by webhook: allowed, denied, patched. */
+void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched);
+void sk_metrics_cert_reload(sk_metrics *m, int ok);
+
+/* Appends the exposition text; gauges the server owns are passed in. */
+void sk_metrics_render(const sk_metrics *m, sk_buf *out, size_t templates, double cert_not_after,
+                       int ready);
+
+#endif

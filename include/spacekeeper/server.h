@@ -1,0 +1,44 @@
+/* spacekeeper serve: AdmissionReview over HTTPS (libmicrohttpd + GnuTLS),
+ * health and metrics over plain HTTP on a second port. */
+#ifndef SPACEKEEPER_SERVER_H
+#define SPACEKEEPER_SERVER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "spacekeeper/err.h"
+#include "spacekeeper/policy.h"
+#include "spacekeeper/tls.h"
+
+#define SK_SERVER_MAX_BODY (3u << 20) /* the API server's own request limit */
+
+typedef struct sk_server_config {
+    const char *listen;         /* "ADDR:PORT", "[v6]:PORT" */
+    const char *health_listen;  /* the same; NULL or "" for none */
+    const char *client_ca;      /* PEM file: require client certificates it signed */
+    sk_tls *tls;                /* borrowed */
+    unsigned threads;           /* 0: one per core */
+    size_t max_body;            /* bytes */
+    unsigned timeout_seconds;   /* a connection idle this long is closed */
+    sk_policy_config policy;
+    const sk_store *store;      /* borrowed */
+} sk_server_config;
+
+typedef struct sk_server sk_server;
+
+sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err);
+/* Periodic housekeeping (once a second): certificate reloads. */
+void sk_server_tick(sk_server *s);
+/* Graceful stop: refuse new connections, answer what is in flight (up to
+ * grace_seconds), then close everything. */
+void sk_server_drain(sk_server *s, double grace_seconds);
+void sk_server_free(sk_server *s);
+
+/* Port actually bound (useful with port 0). */
+unsigned sk_server_port(const sk_server *s);
+unsigned sk_server_health_port(const sk_server *s);
+
+/* Parses "ADDR:PORT" / "[ADDR]:PORT" into a socket address. */
+int sk_parse_listen(const char *text, struct sockaddr_storage *out, sk_err *err);
+
+#endif

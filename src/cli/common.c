@@ -1,0 +1,76 @@
+/* Pieces the subcommands share: lists, documents and templates from files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spacekeeper/cli.h"
+#include "spacekeeper/json.h"
+#include "spacekeeper/policy.h"
+
+char **sk_cli_split_list(const char *text)
+{
+    size_t n = 1;
+    for (const char *p = text; *p; p++)
+        n += *p == ',';
+    char **list = calloc(n + 1, sizeof *list);
+    if (!list)
+        abort();
+    size_t i = 0;
+    for (const char *p = text;;) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len)
+            list[i++] = strndup(p, len);
+        if (!end)
+            break;
+        p = end + 1;
+    }
+    return list;
+}
+
+void sk_cli_free_list(char **list)
+{
+    for (char **p = list; p && *p; p++)
+        free(*p);
+    free(list);
+}
+
+int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs)
+{
+    for (size_t i = 0; i < n; i++) {
+        sk_err err;
+        if (sk_doclist_load(docs, paths[i], &err) < 0) {
+            fprintf(stderr, "spacekeeper: %s\n", err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns)
+{
+    int rc = 0;
+    for (size_t i = 0; i < docs->n; i++) {
+        const sk_doc *d = &docs->items[i];
+        const char *kind = sk_json_str(d->value, "kind", NULL);
+        if (!kind || strcmp(kind, SK_KIND_TEMPLATE) != 0) {
+            fprintf(stderr, "spacekeeper: %s: kind \"%s\" is not a %s\n", d->source,
+                    kind ? kind : "", SK_KIND_TEMPLATE);
+            rc = -1;
+            continue;
+        }
+        json_t *violations = json_array();
+        sk_template *t = sk_template_new(d->value, shared_ns, violations);
+        size_t j;
+        json_t *v;
+        json_array_foreach(violations, j, v) {
+            fprintf(stderr, "spacekeeper: %s: %s\n", d->source,
+                    json_string_value(json_object_get(v, "message")));
+            rc = -1;
+        }
+        json_decref(violations);
+        if (t)
+            sk_store_put(store, t);
+    }
+    return rc;
+}

@@ -1,0 +1,210 @@
+/* spacekeeper serve: the admission webhook. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "spacekeeper/cli.h"
+#include "spacekeeper/log.h"
+#include "spacekeeper/server.h"
+
+static const char USAGE[] =
+    "usage: spacekeeper serve --tls-cert FILE --tls-key FILE [options]\n"
+    "\n"
+    "Serves AdmissionReview admission.k8s.io/v1 on POST /mutate and POST /validate.\n"
+    "\n"
+    "  --tls-cert FILE          serving certificate chain (PEM); re-read when it changes\n"
+    "  --tls-key FILE           its private key (PEM)\n"
+    "  --client-ca FILE         require client certificates signed by this CA\n"
+    "  --listen ADDR:PORT       HTTPS address (default 0.0.0.0:8443)\n"
+    "  --health-listen ADDR:PORT  /healthz, /readyz, /metrics over HTTP (default 127.0.0.1:8081;\n"
+    "                           \"\" for none)\n"
+    "  --templates PATH         WorkspaceTemplates: file or directory (repeatable)\n"
+    "  --shared-namespace NS    namespace of cluster-wide templates (default " SK_DEFAULT_SHARED_NAMESPACE ")\n"
+    "  --admin-groups G,...     groups that may change OwnerOnly workspaces\n"
+    "  --controller-user U      identity allowed to change system templates\n"
+    "  --threads N              worker threads (default: one per core)\n"
+    "  --timeout SECONDS        close connections idle this long (default 30)\n"
+    "  --shutdown-grace SECONDS time to finish in-flight requests on SIGTERM (default 25)\n"
+    "  --log-level LEVEL        debug, info (default), warn or error\n"
+    "  --log-format FORMAT      text (default) or json\n";
+
+struct serve_opts {
+    sk_server_config server;
+    const char *cert, *key;
+    const char **templates;
+    size_t n_templates;
+    char **admin_groups;
+    double grace;
+};
+
+static int parse_number(const char *flag, const char *text, long min, long max, long *out)
+{
+    char *end;
+    long v = strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || v < min || v > max) {
+        fprintf(stderr, "spacekeeper serve: %s must be a number from %ld to %ld, not \"%s\"\n",
+                flag, min, max, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct serve_opts *o)
+{
+    enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, SHARED, ADMIN, CTRL, THREADS, TIMEOUT,
+           GRACE, LEVEL, FORMAT, HELP };
+    static const struct option longs[] = {
+        {"tls-cert", required_argument, NULL, CERT}, {"tls-key", required_argument, NULL, KEY},
+        {"client-ca", required_argument, NULL, CA}, {"listen", required_argument, NULL, LISTEN},
+        {"health-listen", required_argument, NULL, HEALTH},
+        {"templates", required_argument, NULL, TPL},
+        {"shared-namespace", required_argument, NULL, SHARED},
+        {"admin-groups", required_argument, NULL, ADMIN},
+        {"controller-user", required_argument, NULL, CTRL},
+        {"threads", required_argument, NULL, THREADS}, {"timeout", required_argument, NULL, TIMEOUT},
+        {"shutdown-grace", required_argument, NULL, GRACE},
+        {"log-level", required_argument, NULL, LEVEL}, {"log-format", required_argument, NULL, FORMAT},
+        {"help", no_argument, NULL, HELP}, {NULL, 0, NULL, 0},
+    };
+    sk_log_level level = SK_LOG_INFO;
+    sk_log_format format = SK_LOG_TEXT;
+    long n;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        switch (c) {
+        case CERT: o->cert = optarg; break;
+        case KEY: o->key = optarg; break;
+        case CA: o->server.client_ca = optarg; break;
+        case LISTEN: o->server.listen = optarg; break;
+        case HEALTH: o->server.health_listen = optarg; break;
+        case TPL:
+            o->templates = realloc(o->templates, (o->n_templates + 1) * sizeof *o->templates);
+            o->templates[o->n_templates++] = optarg;
+            break;
+        case SHARED: o->server.policy.shared_namespace = optarg; break;
+        case ADMIN:
+            sk_cli_free_list(o->admin_groups);
+            o->admin_groups = sk_cli_split_list(optarg);
+            o->server.policy.admin_groups = (const char *const *)o->admin_groups;
+            break;
+        case CTRL: o->server.policy.controller_user = optarg; break;
+        case THREADS:
+            if (parse_number("--threads", optarg, 1, 1024, &n) < 0)
+                return -1;
+            o->server.threads = (unsigned)n;
+            break;
+        case TIMEOUT:
+            if (parse_number("--timeout", optarg, 1, 3600, &n) < 0)
+                return -1;
+            o->server.timeout_seconds = (unsigned)n;
+            break;
+        case GRACE:
+            if (parse_number("--shutdown-grace", optarg, 0, 3600, &n) < 0)
+                return -1;
+            o->grace = (double)n;
+            break;
+        case LEVEL:
+            if (sk_log_level_parse(optarg, &level) < 0) {
+                fprintf(stderr, "spacekeeper serve: --log-level must be debug, info, warn or error\n");
+                return -1;
+            }
+            break;
+        case FORMAT:
+            if (sk_log_format_parse(optarg, &format) < 0) {
+                fprintf(stderr, "spacekeeper serve: --log-format must be text or json\n");
+                return -1;
+            }
+            break;
+        case HELP: fputs(USAGE, stdout); exit(0);
+        default: return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "spacekeeper serve: unexpected argument \"%s\"\n", argv[optind]);
+        return -1;
+    }
+    if (!o->cert || !o->key) {
+        fprintf(stderr, "spacekeeper serve: --tls-cert and --tls-key are required "
+                        "(spacekeeper certs makes a development pair)\n");
+        return -1;
+    }
+    sk_log_setup(level, format);
+    return 0;
+}
+
+/* Signals are taken synchronously by the main thread; the server's threads
+ * never see them. */
+static int run(struct serve_opts *o)
+{
+    sk_err err;
+    sk_doclist docs = SK_DOCLIST_INIT;
+    sk_store *store = sk_store_new(o->server.policy.shared_namespace);
+    sk_tls *tls = NULL;
+    sk_server *server = NULL;
+    int status = 2;
+    if (sk_cli_load_docs(o->templates, o->n_templates, &docs) < 0 ||
+        sk_cli_load_templates(&docs, store, o->server.policy.shared_namespace) < 0)
+        goto out;
+    if (!(tls = sk_tls_new(o->cert, o->key, &err))) {
+        fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
+        goto out;
+    }
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    o->server.tls = tls;
+    o->server.store = store;
+    if (!(server = sk_server_start(&o->server, &err))) {
+        fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
+        goto out;
+    }
+    char port[16], hport[16], count[32], threads[16];
+    snprintf(port, sizeof port, "%u", sk_server_port(server));
+    snprintf(hport, sizeof hport, "%u", sk_server_health_port(server));
+    snprintf(count, sizeof count, "%zu", sk_store_count(store));
+    snprintf(threads, sizeof threads, "%u", o->server.threads);
+    sk_log(SK_LOG_INFO, "serving", "listen", o->server.listen, "port", port, "health_port",
+           hport, "templates", count, "threads", o->server.threads ? threads : "auto", NULL);
+
+    for (;;) {
+        struct timespec second = {1, 0};
+        int sig = sigtimedwait(&stop, NULL, &second);
+        if (sig == SIGTERM || sig == SIGINT)
+            break;
+        sk_server_tick(server);
+    }
+    sk_log(SK_LOG_INFO, "shutting down: finishing in-flight requests", NULL);
+    sk_server_drain(server, o->grace);
+    status = 0;
+out:
+    sk_server_free(server);
+    sk_tls_free(tls);
+    sk_store_free(store);
+    sk_doclist_free(&docs);
+    return status;
+}
+
+int sk_cmd_serve(int argc, char **argv)
+{
+    struct serve_opts o = {.grace = 25};
+    sk_policy_config_init(&o.server.policy);
+    o.server.listen = "0.0.0.0:8443";
+    o.server.health_listen = "127.0.0.1:8081";
+    int status = 2;
+    if (parse_args(argc, argv, &o) < 0)
+        fputs(USAGE, stderr);
+    else
+        status = run(&o);
+    free(o.templates);
+    sk_cli_free_list(o.admin_groups);
+    return status;
+}

@@ -1,0 +1,149 @@
+#include "spacekeeper/metrics.h"
+
+#include <stdlib.h>
+
+static const double BUCKETS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                 0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,  5, 10};
+#define NBUCKETS (sizeof BUCKETS / sizeof *BUCKETS)
+
+/* The HTTP codes the server answers with; anything else counts as 500. */
+static const unsigned CODES[] = {200, 400, 403, 404, 405, 413, 415, 500, 503};
+#define NCODES (sizeof CODES / sizeof *CODES)
+
+struct hook_stats {
+    unsigned long requests[NCODES];
+    unsigned long buckets[NBUCKETS]; /* non-cumulative; summed when rendered */
+    unsigned long count;
+    double sum_seconds; /* updated under the sum lock */
+    long in_flight;
+    unsigned long allowed, denied, patched;
+};
+
+struct sk_metrics {
+    struct hook_stats hooks[SK_HOOK_COUNT];
+    unsigned long reloads_ok, reloads_failed;
+    int sum_lock;
+};
+
+static const char *const PATHS[] = {"/mutate", "/validate", "other"};
+
+#define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+sk_metrics *sk_metrics_new(void)
+{
+    sk_metrics *m = calloc(1, sizeof *m);
+    if (!m)
+        abort();
+    return m;
+}
+
+void sk_metrics_free(sk_metrics *m)
+{
+    free(m);
+}
+
+const char *sk_hook_path(sk_hook h)
+{
+    return PATHS[h];
+}
+
+void sk_metrics_start(sk_metrics *m, sk_hook h)
+{
+    ADD(&m->hooks[h].in_flight, 1);
+}
+
+void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds)
+{
+    struct hook_stats *s = &m->hooks[h];
+    ADD(&s->in_flight, -1);
+    size_t c = NCODES - 2; /* 500 */
+    for (size_t i = 0; i < NCODES; i++)
+        if (CODES[i] == code)
+            c = i;
+    ADD(&s->requests[c], 1);
+    size_t b = 0;
+    while (b < NBUCKETS && seconds > BUCKETS[b])
+        b++;
+    if (b < NBUCKETS)
+        ADD(&s->buckets[b], 1);
+    ADD(&s->count, 1);
+    while (__atomic_exchange_n(&m->sum_lock, 1, __ATOMIC_ACQUIRE))
+        ;
+    s->sum_seconds += seconds;
+    __atomic_store_n(&m->sum_lock, 0, __ATOMIC_RELEASE);
+}
+
+void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched)
+{
+    struct hook_stats *s = &m->hooks[h];
+    ADD(allowed ? &s->allowed : &s->denied, 1);
+    if (patched)
+        ADD(&s->patched, 1);
+}
+
+void sk_metrics_cert_reload(sk_metrics *m, int ok)
+{
+    ADD(ok ? &m->reloads_ok : &m->reloads_failed, 1);
+}
+
+void sk_metrics_render(const sk_metrics *m, sk_buf *out, size_t templates, double cert_not_after,
+                       int ready)
+{
+    sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_total Total number of admission "
+                     "requests by HTTP status code.\n"
+                     "# TYPE controller_runtime_webhook_requests_total counter\n");
+    for (int h = 0; h < SK_HOOK_COUNT; h++)
+        for (size_t c = 0; c < NCODES; c++) {
+            unsigned long v = LOAD(&m->hooks[h].requests[c]);
+            if (v || CODES[c] == 200)
+                sk_buf_printf(out,
+                              "controller_runtime_webhook_requests_total{code=\"%u\",webhook=\"%s\"} %lu\n",
+                              CODES[c], PATHS[h], v);
+        }
+    sk_buf_puts(out, "# HELP controller_runtime_webhook_latency_seconds Histogram of the latency "
+                     "of processing admission requests.\n"
+                     "# TYPE controller_runtime_webhook_latency_seconds histogram\n");
+    for (int h = 0; h < SK_HOOK_COUNT; h++) {
+        unsigned long cum = 0;
+        for (size_t b = 0; b < NBUCKETS; b++) {
+            cum += LOAD(&m->hooks[h].buckets[b]);
+            sk_buf_printf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"%g\"} %lu\n",
+                          PATHS[h], BUCKETS[b], cum);
+        }
+        unsigned long count = LOAD(&m->hooks[h].count);
+        sk_buf_printf(out,
+                      "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"+Inf\"} %lu\n"
+                      "controller_runtime_webhook_latency_seconds_sum{webhook=\"%s\"} %.9f\n"
+                      "controller_runtime_webhook_latency_seconds_count{webhook=\"%s\"} %lu\n",
+                      PATHS[h], count, PATHS[h], m->hooks[h].sum_seconds, PATHS[h], count);
+    }
+    sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_in_flight Current number of "
+                     "admission requests being served.\n"
+                     "# TYPE controller_runtime_webhook_requests_in_flight gauge\n");
+    for (int h = 0; h < SK_HOOK_COUNT; h++)
+        sk_buf_printf(out, "controller_runtime_webhook_requests_in_flight{webhook=\"%s\"} %ld\n",
+                      PATHS[h], LOAD(&m->hooks[h].in_flight));
+    sk_buf_puts(out, "# HELP spacekeeper_admission_decisions_total Admission decisions by outcome.\n"
+                     "# TYPE spacekeeper_admission_decisions_total counter\n");
+    for (int h = 0; h < SK_HOOK_OTHER; h++)
+        sk_buf_printf(out,
+                      "spacekeeper_admission_decisions_total{webhook=\"%s\",outcome=\"allowed\"} %lu\n"
+                      "spacekeeper_admission_decisions_total{webhook=\"%s\",outcome=\"denied\"} %lu\n"
+                      "spacekeeper_admission_decisions_total{webhook=\"%s\",outcome=\"patched\"} %lu\n",
+                      PATHS[h], LOAD(&m->hooks[h].allowed), PATHS[h], LOAD(&m->hooks[h].denied),
+                      PATHS[h], LOAD(&m->hooks[h].patched));
+    sk_buf_printf(out,
+                  "# HELP spacekeeper_templates WorkspaceTemplates in the store.\n"
+                  "# TYPE spacekeeper_templates gauge\nspacekeeper_templates %zu\n"
+                  "# HELP spacekeeper_ready Whether the templates are loaded and requests are served.\n"
+                  "# TYPE spacekeeper_ready gauge\nspacekeeper_ready %d\n"
+                  "# HELP spacekeeper_certificate_expiry_timestamp_seconds notAfter of the serving certificate.\n"
+                  "# TYPE spacekeeper_certificate_expiry_timestamp_seconds gauge\n"
+                  "spacekeeper_certificate_expiry_timestamp_seconds %.0f\n"
+                  "# HELP spacekeeper_certificate_reloads_total Certificate reloads by result.\n"
+                  "# TYPE spacekeeper_certificate_reloads_total counter\n"
+                  "spacekeeper_certificate_reloads_total{result=\"success\"} %lu\n"
+                  "spacekeeper_certificate_reloads_total{result=\"failure\"} %lu\n",
+                  templates, ready, cert_not_after, LOAD(&m->reloads_ok), LOAD(&m->reloads_failed));
+}
