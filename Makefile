@@ -85,6 +85,7 @@ test-unit: $(UNIT) $(BIN)
 
 test-e2e: $(BIN)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
+	$(PYTHON) test/e2e/test_serve.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

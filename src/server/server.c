@@ -37,6 +37,7 @@ struct request {
     unsigned code;
     int replied;
     int complete; /* the whole body was read: the connection may be kept */
+    size_t discarded; /* bytes past the limit, for bodies sent without a length */
     sk_buf body;
 };
 
@@ -259,15 +260,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (*size) {
-        if (rq->body.len + *size > s->cfg.max_body) {
+        /* libmicrohttpd answers only before the body or after all of it: a
+         * chunked body over the limit is discarded and answered at its end,
+         * and a client that keeps streaming is cut off. */
+        if (rq->discarded || rq->body.len + *size > s->cfg.max_body) {
+            rq->discarded += *size;
             *size = 0;
-            return reply_error(s, c, rq, 413, "request body is over the limit of %zu bytes",
-                               s->cfg.max_body);
+            return rq->discarded > 4 * s->cfg.max_body ? MHD_NO : MHD_YES;
         }
         sk_buf_append(&rq->body, data, *size);
         *size = 0;
         return MHD_YES;
     }
+    if (rq->discarded)
+        return reply_error(s, c, rq, 413, "request body is over the limit of %zu bytes",
+                           s->cfg.max_body);
     return review(s, c, rq);
 }
 
