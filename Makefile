@@ -29,6 +29,8 @@ DEB_PROBES := \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml bin/valgrind:valgrind
+# `make bench` also drives wrk against the server and nginx as the ceiling.
+BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 
 .PHONY: all deps run test test-unit test-e2e test-asan valgrind bench clean
 .DEFAULT_GOAL := all
@@ -40,7 +42,7 @@ deps:
 	for probe in $(DEB_PROBES); do \
 	  what=$${probe%%:*}; pkg=$${probe##*:}; \
 	  case $$what in \
-	    bin/*) [ -x /usr/$$what ] || missing="$$missing $$pkg";; \
+	    bin/*|sbin/*) [ -x /usr/$$what ] || missing="$$missing $$pkg";; \
 	    py/*)  /usr/bin/python3 -c "import $${what#py/}" 2>/dev/null || missing="$$missing $$pkg";; \
 	    *)     [ -e /usr/include/$$what ] || [ -e /usr/include/x86_64-linux-gnu/$$what ] || missing="$$missing $$pkg";; \
 	  esac; \
@@ -97,9 +99,12 @@ valgrind: deps
 	SK_FIXTURES=test/fixtures CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
 	  --errors-for-leak-kinds=definite,indirect -q $(UNIT)
 
-bench: deps
-	@$(MAKE) --no-print-directory $(BENCH) OPT="-O2 -DNDEBUG"
+bench:
+	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(BENCH_PROBES)"
+	@$(MAKE) --no-print-directory $(BENCH) $(BIN)
 	$(BENCH)
+	@echo
+	$(PYTHON) scripts/bench_server.py $(BIN)
 
 clean:
 	rm -rf build build-asan

@@ -132,6 +132,7 @@ static void decide(const sk_policy_config *cfg, const sk_store *s, const char *b
     if (sk_review_parse(body, len, &r, NULL) != SK_REVIEW_OK)
         abort();
     sk_decision d;
+    r.req.scratch = (json_t *)r.req.object; /* as the server does */
     sk_policy_review(cfg, s, &r.req, &d);
     if (!d.allowed) {
         fprintf(stderr, "bench workspace denied: %s\n", sk_violation_summary(d.violations));

@@ -44,6 +44,10 @@ typedef struct sk_request {
     const char *namespace;     /* the request's; used when the object has none */
     const char *user;          /* NULL or "" when unknown */
     const char *const *groups; /* NULL-terminated; may be NULL */
+    /* Optional: the same object as `object`, which the caller no longer
+     * needs unchanged. The engine then defaults it in place instead of
+     * copying it (the server's request body is thrown away afterwards). */
+    json_t *scratch;
 } sk_request;
 
 typedef struct sk_decision {

@@ -914,7 +914,8 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
     }
     out->namespace = object_namespace(&ev, subject);
     if (req->op != SK_OP_DELETE) {
-        out->object = json_deep_copy(req->object);
+        out->object = req->scratch == req->object ? json_incref(req->scratch)
+                                                  : json_deep_copy(req->object);
         ev.obj = out->object;
     }
 

@@ -190,6 +190,7 @@ static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct req
     sk_decision d = {0};
     int reviewed = sk_review_needs_policy(&r);
     if (reviewed) {
+        r.req.scratch = (json_t *)r.req.object; /* r is ours and dropped below */
         sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
         sk_metrics_decision(s->metrics, rq->hook, rq->hook == SK_HOOK_MUTATE || d.allowed,
                             rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0);

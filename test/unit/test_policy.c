@@ -150,6 +150,30 @@ START_TEST(test_mutation_is_idempotent)
 }
 END_TEST
 
+START_TEST(test_scratch_mode_matches_copy_mode)
+{
+    json_t *obj = th_yaml(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {image: bad:1, storage: {size: 1Gi}}\n");
+    json_t *scratch = json_deep_copy(obj);
+    sk_request copy = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+    sk_request inplace = {.op = SK_OP_CREATE, .object = scratch, .user = "alice", .scratch = scratch};
+    sk_decision a, b;
+    th_review(store, &copy, &a);
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    sk_policy_review(&cfg, store, &inplace, &b);
+    ck_assert(json_equal(a.patch, b.patch));
+    ck_assert(json_equal(a.object, b.object));
+    ck_assert(json_equal(a.violations, b.violations));
+    ck_assert_ptr_eq(b.object, scratch);     /* defaulted in place ... */
+    ck_assert(!json_equal(obj, a.object));   /* ... while copy mode left the input alone */
+    ck_assert_str_eq(b.name, "w");
+    sk_decision_free(&a);
+    sk_decision_free(&b);
+    json_decref(scratch);
+    json_decref(obj);
+}
+END_TEST
+
 /* ---- checks: one test per row ---- */
 
 START_TEST(test_image_allowed_list)
@@ -678,6 +702,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_defaults_fill_every_row);
     tcase_add_test(tc, test_defaults_never_override);
     tcase_add_test(tc, test_mutation_is_idempotent);
+    tcase_add_test(tc, test_scratch_mode_matches_copy_mode);
     tcase_add_test(tc, test_image_allowed_list);
     tcase_add_test(tc, test_resources_bounds_and_limits);
     tcase_add_test(tc, test_storage_size_bounds);
