@@ -193,6 +193,34 @@ static double rate(bench_fn fn, void *ctx)
     return (double)n / elapsed;
 }
 
+/* One row: decisions/s with `templates` in the store and `images` allowed by
+ * the workspace's template; the ratio is to `first` (or sets it). */
+static void scaling_row(const sk_policy_config *cfg, size_t templates, size_t images,
+                        double *set_first, double first)
+{
+    char image[128], label[64];
+    double t0 = now();
+    sk_store *s = make_store(templates, images, image, sizeof image);
+    double built = now() - t0;
+    json_t *ws = workspace(image, "forecasting");
+    char *body = review_body(ws);
+    struct ctx k = {cfg, s, body, strlen(body)};
+    double r = rate(run_decide, &k);
+    if (set_first)
+        *set_first = first = r;
+    if (images > 1)
+        snprintf(label, sizeof label, "allowed images: %zu", images);
+    else if (templates > 10)
+        snprintf(label, sizeof label, "templates in store: %zu", templates);
+    else
+        snprintf(label, sizeof label, "baseline: 10 templates, 1 image");
+    printf("%-44s %12.0f %10.2f   %.2f   (store built in %.2f s)\n", label, r, 1e6 / r, r / first,
+           built);
+    json_decref(ws);
+    free(body);
+    sk_store_free(s);
+}
+
 int main(void)
 {
     sk_policy_config cfg;
@@ -219,40 +247,9 @@ int main(void)
     static const size_t images[] = {1, 50, 5000};
     static const size_t templates[] = {10, 1000, 100000};
     double first = 0;
-    for (size_t i = 0; i < 3; i++) {
-        sk_store *s = make_store(10, images[i], image, sizeof image);
-        ws = workspace(image, "forecasting");
-        body = review_body(ws);
-        struct ctx k = {&cfg, s, body, strlen(body)};
-        double r = rate(run_decide, &k);
-        if (i == 0)
-            first = r;
-        char label[64];
-        snprintf(label, sizeof label, "allowed images: %zu", images[i]);
-        printf("%-44s %12.0f %10.2f   %.2f\n", label, r, 1e6 / r, r / first);
-        json_decref(ws);
-        free(body);
-        sk_store_free(s);
-    }
-    for (size_t i = 0; i < 3; i++) {
-        double t0 = now();
-        sk_store *s = make_store(templates[i], 1, image, sizeof image);
-        double built = now() - t0;
-        /* reference the template by name and, separately, through the
-         * namespace default: both are hash probes */
-        ws = workspace(image, "forecasting");
-        body = review_body(ws);
-        struct ctx k = {&cfg, s, body, strlen(body)};
-        double r = rate(run_decide, &k);
-        if (i == 0)
-            first = r;
-        char label[64];
-        snprintf(label, sizeof label, "templates in store: %zu", templates[i]);
-        printf("%-44s %12.0f %10.2f   %.2f   (store built in %.2f s)\n", label, r, 1e6 / r,
-               r / first, built);
-        json_decref(ws);
-        free(body);
-        sk_store_free(s);
-    }
+    for (size_t i = 0; i < 3; i++)
+        scaling_row(&cfg, 10, images[i], i == 0 ? &first : NULL, first);
+    for (size_t i = 0; i < 3; i++)
+        scaling_row(&cfg, templates[i], 1, i == 0 ? &first : NULL, first);
     return sink == 42; /* keep the work observable */
 }
