@@ -18,6 +18,8 @@ import harness  # noqa: E402
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEMPLATES = os.path.join(ROOT, "manifests", "templates")
+# team-a's default here is "strict", which allows only img:1 and img:2
+STRICT = os.path.join(ROOT, "test", "fixtures", "templates.yaml")
 
 WS = """apiVersion: workspace.jupyter.org/v1alpha1
 kind: Workspace
@@ -77,14 +79,14 @@ class CheckTest(unittest.TestCase):
     def test_denied_workspace_exit_1_and_every_violation(self):
         f = self.write("ws.yaml", ws("bad", "  image: evil:1\n  storage: {size: 1Ti}\n"
                                             "  ownershipType: Nobody"))
-        code, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        code, doc = self.check_json("-t", STRICT, "-f", f)
         self.assertEqual(code, 1)
         fields = sorted(v["field"] for v in doc["results"][0]["violations"])
         self.assertEqual(fields, ["spec.image", "spec.ownershipType", "spec.storage.size"])
-        code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
+        code, out, _ = run("check", "-t", STRICT, "-f", f)
         self.assertEqual(code, 1)
         self.assertIn("DENIED", out)
-        self.assertIn('spec.image "evil:1" is not allowed by template "sagemaker-jupyter-template"', out)
+        self.assertIn('spec.image "evil:1" is not allowed by template "strict" (allowed: img:1, img:2)', out)
         self.assertIn("1 checked: 0 allowed, 1 denied", out)
 
     def test_yaml_output_round_trips(self):
@@ -131,7 +133,7 @@ spec:
                   "request": {"uid": "abc-123", "operation": "CREATE", "namespace": "team-a",
                               "userInfo": {"username": "bob"}, "object": obj}}
         f = self.write("review.json", json.dumps(review))
-        code, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        code, doc = self.check_json("-t", STRICT, "-f", f)
         self.assertEqual(code, 1)
         resp = doc["results"][0]["response"]
         self.assertEqual(resp["apiVersion"], "admission.k8s.io/v1")
@@ -192,6 +194,11 @@ spec: {ownershipType: OwnerOnly}
         self.assertEqual(run("check", "-f", bad, "--operation", "UPDATE")[0], 2)
         self.assertEqual(run("frobnicate")[0], 2)
 
+    def test_system_templates_allow_custom_images(self):
+        f = self.write("ws.yaml", ws("byo", "  image: jupyter/scipy-notebook:latest"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f)
+        self.assertEqual(code, 0)
+
     def test_other_kinds_are_skipped(self):
         f = self.write("mixed.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n" + ws("w"))
         code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
@@ -207,7 +214,7 @@ spec: {ownershipType: OwnerOnly}
         os.symlink(BIN, os.path.join(bindir, "kubectl-spacekeeper"))
         env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
         f = self.write("ws.yaml", ws("plug", "  image: evil:3"))
-        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", TEMPLATES, "-f", f],
+        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", STRICT, "-f", f],
                            capture_output=True, text=True, env=env, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn('spec.image "evil:3" is not allowed', p.stdout)

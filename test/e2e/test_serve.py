@@ -171,13 +171,13 @@ class ServeTest(unittest.TestCase):
 
     def test_validate_denies_with_every_reason(self):
         status, resp = self.server.post("/validate", review(
-            workspace(image="evil:1", storage={"size": "1Ti"}), uid="v-1"))
+            workspace(ownershipType="Nobody", storage={"size": "1Ti"}), uid="v-1"))
         self.assertEqual(status, 200)
         r = resp["response"]
         self.assertEqual(r["uid"], "v-1")
         self.assertFalse(r["allowed"])
         self.assertEqual(r["status"]["code"], 403)
-        self.assertIn('spec.image "evil:1" is not allowed by template "sagemaker-jupyter-template"',
+        self.assertIn('spec.ownershipType "Nobody" is not one of: Public, OwnerOnly',
                       r["status"]["message"])
         self.assertIn("spec.storage.size 1Ti is above the maximum 50Gi", r["status"]["message"])
         self.assertNotIn("patch", r)
@@ -351,7 +351,7 @@ class ServeTest(unittest.TestCase):
         self.assertEqual(self.server.health("/healthz"), (200, "ok\n"))
         self.assertEqual(self.server.health("/readyz"), (200, "ok\n"))
         self.assertEqual(self.server.health("/nope")[0], 404)
-        self.server.post("/validate", review(workspace(image="evil"), uid="metrics-1"))
+        self.server.post("/validate", review(workspace(storage={"size": "1Ti"}), uid="metrics-1"))
         status, text = self.server.health("/metrics")
         self.assertEqual(status, 200)
         m = re.search(r'controller_runtime_webhook_requests_total\{code="200",webhook="/validate"\} (\d+)', text)
