@@ -20,9 +20,10 @@ void sk_cli_free_list(char **list);
  * the first that cannot be read or parsed. */
 int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs);
 
-/* Compiles every document into the store. Each problem (a document that is
- * not a WorkspaceTemplate, a template that fails its self-checks) is printed
- * with its source; returns -1 if there was any. */
+/* Compiles every WorkspaceTemplate into the store; documents of other API
+ * groups are skipped. Each problem (another kind of ours, a template that
+ * fails its self-checks) is printed with its source; returns -1 if there was
+ * any. */
 int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns);
 
 #endif

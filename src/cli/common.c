@@ -53,6 +53,11 @@ int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *s
     for (size_t i = 0; i < docs->n; i++) {
         const sk_doc *d = &docs->items[i];
         const char *kind = sk_json_str(d->value, "kind", NULL);
+        const char *api = sk_json_str(d->value, "apiVersion", NULL);
+        /* A manifests directory holds Namespaces, Kustomizations and the
+         * like beside the templates: only our own group matters here. */
+        if (!api || strncmp(api, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) != 0)
+            continue;
         if (!kind || strcmp(kind, SK_KIND_TEMPLATE) != 0) {
             fprintf(stderr, "spacekeeper: %s: kind \"%s\" is not a %s\n", d->source,
                     kind ? kind : "", SK_KIND_TEMPLATE);
