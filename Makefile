@@ -28,7 +28,8 @@ DEB_PROBES := \
 	microhttpd.h:libmicrohttpd-dev gnutls/gnutls.h:libgnutls28-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
-	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml bin/valgrind:valgrind
+	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
+	bin/valgrind:valgrind bin/kubectl:kubectl
 # `make bench` also drives wrk against the server and nginx as the ceiling.
 BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 
@@ -88,6 +89,7 @@ test-unit: $(UNIT) $(BIN)
 test-e2e: $(BIN)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
+	$(PYTHON) test/e2e/test_manifests.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

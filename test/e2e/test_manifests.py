@@ -1,0 +1,293 @@
+#!/usr/bin/python3
+"""manifests/: rendered with `kubectl kustomize` (offline) and checked object
+by object; every example is admitted by `spacekeeper check` and validates
+against the CRD schemas."""
+import glob
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import jsonschema
+import yaml
+
+sys.path.insert(0, os.path.dirname(__file__))
+import harness  # noqa: E402
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+MANIFESTS = os.path.join(ROOT, "manifests")
+EXAMPLES = sorted(glob.glob(os.path.join(MANIFESTS, "examples", "*.yaml")))
+NS = "spacekeeper-system"
+
+
+def render(path):
+    out = subprocess.run(["kubectl", "kustomize", path], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def by_kind(objs, kind, name=None):
+    found = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
+    assert found, f"no {kind} {name or ''} rendered"
+    return found
+
+
+def json_schema(openapi):
+    """A CRD's structural schema as JSON Schema, with the API server's pruning
+    made strict: a field the schema does not know would be dropped silently,
+    so here it is an error."""
+    s = {k: v for k, v in openapi.items() if not k.startswith("x-kubernetes")}
+    if openapi.get("x-kubernetes-int-or-string"):
+        s.pop("type", None)
+        s["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    if "properties" in s:
+        s["properties"] = {k: json_schema(v) for k, v in s["properties"].items()}
+        if not openapi.get("x-kubernetes-preserve-unknown-fields") and "additionalProperties" not in s:
+            s["additionalProperties"] = False
+    if isinstance(s.get("additionalProperties"), dict):
+        s["additionalProperties"] = json_schema(s["additionalProperties"])
+    if "items" in s:
+        s["items"] = json_schema(s["items"])
+    if "anyOf" in s:
+        s["anyOf"] = [json_schema(a) if any(k in a for k in ("properties", "items")) else a for a in s["anyOf"]]
+    return s
+
+
+class ManifestsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.objs = render(MANIFESTS)
+        cls.base = render(os.path.join(MANIFESTS, "base"))
+        crds = {c["spec"]["names"]["kind"]: c for c in by_kind(cls.objs, "CustomResourceDefinition")}
+        cls.crds = crds
+        cls.schemas = {kind: json_schema(c["spec"]["versions"][0]["schema"]["openAPIV3Schema"])
+                       for kind, c in crds.items()}
+        cls.deploy = by_kind(cls.objs, "Deployment", "spacekeeper")[0]
+        cls.service = by_kind(cls.objs, "Service", "spacekeeper")[0]
+
+    def webhooks(self):
+        m = by_kind(self.objs, "MutatingWebhookConfiguration")[0]
+        v = by_kind(self.objs, "ValidatingWebhookConfiguration")[0]
+        return m, v, {w["name"]: w for w in m["webhooks"] + v["webhooks"]}
+
+    def test_webhook_rules(self):
+        _, _, hooks = self.webhooks()
+        want = {
+            "mutate.workspaces.spacekeeper.io": ("workspaces", ["CREATE", "UPDATE"], "/mutate", "Fail"),
+            "validate.workspaces.spacekeeper.io": ("workspaces", ["CREATE", "UPDATE", "DELETE"], "/validate", "Fail"),
+            "validate.workspacetemplates.spacekeeper.io": ("workspacetemplates", ["CREATE", "UPDATE", "DELETE"],
+                                                           "/validate", "Ignore"),
+        }
+        self.assertEqual(set(hooks), set(want))
+        for name, (resource, ops, path, policy) in want.items():
+            with self.subTest(webhook=name):
+                w = hooks[name]
+                self.assertEqual(w["admissionReviewVersions"], ["v1"])
+                self.assertEqual(w["sideEffects"], "None")
+                self.assertEqual(w["matchPolicy"], "Equivalent")
+                self.assertEqual(w["failurePolicy"], policy)
+                self.assertLessEqual(w["timeoutSeconds"], 10)
+                (rule,) = w["rules"]
+                self.assertEqual(rule["apiGroups"], ["workspace.jupyter.org"])
+                self.assertEqual(rule["apiVersions"], ["v1alpha1"])
+                self.assertEqual(rule["resources"], [resource])
+                self.assertEqual(rule["operations"], ops)
+                (expr,) = w["namespaceSelector"]["matchExpressions"]
+                self.assertEqual((expr["key"], expr["operator"]), ("kubernetes.io/metadata.name", "NotIn"))
+                self.assertEqual(set(expr["values"]), {"kube-system", NS})
+                svc = w["clientConfig"]["service"]
+                self.assertEqual((svc["name"], svc["namespace"], svc["path"]),
+                                 (self.service["metadata"]["name"], self.service["metadata"]["namespace"], path))
+                self.assertIn(svc["port"], [p["port"] for p in self.service["spec"]["ports"]])
+
+    def test_tls_wiring(self):
+        m, v, hooks = self.webhooks()
+        cert = by_kind(self.objs, "Certificate", "spacekeeper-serving")[0]
+        ref = f"{cert['metadata']['namespace']}/{cert['metadata']['name']}"
+        for cfg in (m, v):
+            self.assertEqual(cfg["metadata"]["annotations"]["cert-manager.io/inject-ca-from"], ref)
+        svc_dns = f"{self.service['metadata']['name']}.{self.service['metadata']['namespace']}.svc"
+        self.assertIn(svc_dns, cert["spec"]["dnsNames"])
+        volumes = {v["name"]: v for v in self.deploy["spec"]["template"]["spec"]["volumes"]}
+        self.assertEqual(volumes["tls"]["secret"]["secretName"], cert["spec"]["secretName"])
+        issuer = by_kind(self.objs, "Issuer", cert["spec"]["issuerRef"]["name"])[0]
+        self.assertEqual(issuer["metadata"]["namespace"], NS)
+        args = self.deploy["spec"]["template"]["spec"]["containers"][0]["args"]
+        mounts = {m["name"]: m["mountPath"] for m in self.deploy["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]}
+        self.assertIn(f"--tls-cert={mounts['tls']}/tls.crt", args)
+        self.assertIn(f"--tls-key={mounts['tls']}/tls.key", args)
+        # the base has no cert-manager objects and no injection, for install-certs.sh
+        self.assertFalse([o for o in self.base if o["apiVersion"].startswith("cert-manager.io")])
+        for o in self.base:
+            if o["kind"].endswith("WebhookConfiguration"):
+                self.assertNotIn("cert-manager.io/inject-ca-from", o["metadata"].get("annotations", {}))
+
+    def test_deployment_is_hardened_and_probed(self):
+        spec = self.deploy["spec"]
+        self.assertGreaterEqual(spec["replicas"], 2)
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"]["labels"]
+        self.assertEqual(spec["selector"]["matchLabels"].items() - labels.items(), set())
+        self.assertEqual(self.service["spec"]["selector"].items() - labels.items(), set())
+        pdb = by_kind(self.objs, "PodDisruptionBudget")[0]
+        self.assertEqual(pdb["spec"]["selector"]["matchLabels"].items() - labels.items(), set())
+        self.assertGreaterEqual(pdb["spec"]["minAvailable"], 1)
+        anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+        self.assertEqual(anti["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname")
+        self.assertTrue(pod["securityContext"]["runAsNonRoot"])
+        (c,) = pod["containers"]
+        sc = c["securityContext"]
+        self.assertFalse(sc["allowPrivilegeEscalation"])
+        self.assertTrue(sc["readOnlyRootFilesystem"])
+        self.assertEqual(sc["capabilities"]["drop"], ["ALL"])
+        self.assertTrue({"cpu", "memory"} <= c["resources"]["requests"].keys())
+        self.assertTrue({"cpu", "memory"} <= c["resources"]["limits"].keys())
+        ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+        self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "health"})
+        self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "health"})
+        self.assertIn(f"--health-listen=0.0.0.0:{ports['health']}", c["args"])
+        self.assertIn(f"--listen=0.0.0.0:{ports['https']}", c["args"])
+        https = [p for p in self.service["spec"]["ports"] if p["port"] == 443][0]
+        self.assertEqual(https["targetPort"], "https")
+        # the templates ConfigMap the server loads is the one rendered
+        cm = [v for v in pod["volumes"] if v["name"] == "templates"][0]["configMap"]["name"]
+        data = by_kind(self.objs, "ConfigMap", cm)[0]["data"]
+        self.assertEqual(set(data), {"jupyterlab.yaml", "code-editor.yaml"})
+        self.assertEqual(pod["serviceAccountName"], "spacekeeper")
+
+    def test_rbac_reads_templates_and_nothing_else(self):
+        roles = by_kind(self.objs, "ClusterRole")
+        self.assertFalse([o for o in self.objs if o["kind"] == "Role"])
+        (role,) = roles
+        self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
+                                          "resources": ["workspacetemplates"],
+                                          "verbs": ["get", "list", "watch"]}])
+        (binding,) = by_kind(self.objs, "ClusterRoleBinding")
+        self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
+        self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper", "namespace": NS}])
+
+    def test_crds(self):
+        for kind, plural in (("Workspace", "workspaces"), ("WorkspaceTemplate", "workspacetemplates")):
+            with self.subTest(kind=kind):
+                crd = self.crds[kind]
+                self.assertEqual(crd["metadata"]["name"], f"{plural}.workspace.jupyter.org")
+                self.assertEqual(crd["spec"]["scope"], "Namespaced")
+                (v,) = crd["spec"]["versions"]
+                self.assertEqual((v["name"], v["served"], v["storage"]), ("v1alpha1", True, True))
+                self.assertEqual(v["subresources"], {"status": {}})
+                self.assertTrue(v["additionalPrinterColumns"])
+        # every field of the rule table is in the schemas
+        ws = self.schemas["Workspace"]["properties"]["spec"]["properties"]
+        for f in ("image", "resources", "storage", "volumes", "containerConfig", "podSecurityContext",
+                  "ownershipType", "accessStrategy", "lifecycle", "idleShutdown", "appType",
+                  "nodeSelector", "affinity", "tolerations", "desiredStatus", "templateRef", "displayName"):
+            self.assertIn(f, ws)
+        tpl = self.schemas["WorkspaceTemplate"]["properties"]["spec"]["properties"]
+        for f in ("defaultImage", "allowedImages", "allowCustomImages", "defaultResources", "resourceBounds",
+                  "primaryStorage", "defaultContainerConfig", "defaultPodSecurityContext", "defaultOwnershipType",
+                  "defaultAccessStrategy", "defaultLifecycle", "defaultIdleShutdown", "idleShutdownOverrides",
+                  "allowSecondaryStorages", "appType", "defaultNodeSelector", "defaultAffinity",
+                  "defaultTolerations", "displayName", "description"):
+            self.assertIn(f, tpl)
+
+    def validate(self, doc):
+        jsonschema.validate(doc, self.schemas[doc["kind"]])
+
+    def test_examples_validate_against_the_schemas(self):
+        self.assertEqual(len(EXAMPLES), 8)
+        templates = [o for o in self.objs if o["kind"] == "WorkspaceTemplate"]
+        self.assertEqual(len(templates), 2)
+        for path in EXAMPLES + [None]:
+            docs = [yaml.safe_load(open(path))] if path else templates
+            for doc in docs:
+                with self.subTest(example=path or doc["metadata"]["name"]):
+                    self.validate(doc)
+
+    def test_schemas_have_teeth(self):
+        good = yaml.safe_load(open(os.path.join(MANIFESTS, "examples", "workspace-override.yaml")))
+        bad_cases = [
+            ("idleShutdown", {"enabled": "yes"}),
+            ("idleShutdown", {"enabled": True, "idleShutdownTimeoutMinutes": 0}),
+            ("desiredStatus", "Paused"),
+            ("ownershipType", "Shared"),
+            ("storage", {"size": "10GB"}),
+            ("storage", {"sizee": "10Gi"}),
+            ("imagePullPolicy", "Always"),
+        ]
+        for field, value in bad_cases:
+            with self.subTest(field=field, value=value):
+                doc = yaml.safe_load(yaml.safe_dump(good))
+                doc["spec"][field] = value
+                with self.assertRaises(jsonschema.ValidationError):
+                    self.validate(doc)
+
+    def test_examples_are_admitted_by_check(self):
+        seed_templates = [p for p in EXAMPLES if os.path.basename(p) in
+                          ("idle-shutdown-template.yaml", "locked-template.yaml")]
+        for path in EXAMPLES:
+            with self.subTest(example=os.path.basename(path)):
+                args = [BIN, "check", "-t", os.path.join(MANIFESTS, "templates")]
+                for t in seed_templates:
+                    if t != path:
+                        args += ["-t", t]
+                p = subprocess.run(args + ["-f", path], capture_output=True, text=True, timeout=60)
+                self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+                self.assertIn("1 checked: 1 allowed, 0 denied", p.stdout)
+        # and the rendered system templates pass their own self-checks
+        d = tempfile.mkdtemp()
+        try:
+            rendered = os.path.join(d, "all.yaml")
+            with open(rendered, "w") as f:
+                yaml.safe_dump_all(self.objs, f)
+            p = subprocess.run([BIN, "check", "-f", rendered], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertIn("2 checked: 2 allowed, 0 denied", p.stdout)
+        finally:
+            shutil.rmtree(d)
+
+
+class InstallCertsTest(unittest.TestCase):
+    """scripts/install-certs.sh against a kubectl stand-in that records what
+    it is asked to do (no cluster here)."""
+
+    def test_secret_and_ca_bundles(self):
+        d = tempfile.mkdtemp(prefix="sk-install-")
+        try:
+            log = os.path.join(d, "kubectl.log")
+            fake = os.path.join(d, "kubectl")
+            with open(fake, "w") as f:
+                f.write(f'#!/bin/sh\necho "$@" >> {log}\ncat > /dev/null\n')
+            os.chmod(fake, 0o755)
+            env = dict(os.environ, KUBECTL=fake, SPACEKEEPER=BIN, CERT_DIR=os.path.join(d, "certs"))
+            script = os.path.join(ROOT, "scripts", "install-certs.sh")
+            subprocess.run([script], check=True, env=env, capture_output=True, timeout=60)
+            calls = open(log).read().splitlines()
+            self.assertTrue(calls[0].startswith("apply -k") and calls[0].endswith("manifests/base/crds"))
+            self.assertTrue(any(c.startswith("apply -k") and c.endswith("manifests/base") for c in calls))
+            self.assertTrue(any("create secret tls spacekeeper-tls" in c for c in calls))
+            ca = open(os.path.join(d, "certs", "ca.crt"), "rb").read()
+            import base64
+            bundle = base64.b64encode(ca).decode()
+            patches = [c for c in calls if c.startswith("patch")]
+            self.assertEqual(len(patches), 2)
+            self.assertEqual(sum(c.count(bundle) for c in patches), 3)  # 1 mutating + 2 validating webhooks
+            sans = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in",
+                                   os.path.join(d, "certs", "tls.crt")], capture_output=True, text=True).stdout
+            self.assertIn("DNS:spacekeeper.spacekeeper-system.svc", sans)
+            # a second run rotates the serving pair but keeps the CA, so the bundle stays valid
+            serial = lambda: subprocess.run(["openssl", "x509", "-noout", "-serial", "-in",
+                                             os.path.join(d, "certs", "tls.crt")], capture_output=True, text=True).stdout
+            before = serial()
+            subprocess.run([script, "--no-apply"], check=True, env=env, capture_output=True, timeout=60)
+            self.assertNotEqual(serial(), before)
+            self.assertEqual(open(os.path.join(d, "certs", "ca.crt"), "rb").read(), ca)
+        finally:
+            shutil.rmtree(d)
+
+
+if __name__ == "__main__":
+    sys.argv[1:] = []
+    harness.main(__name__, "e2e-manifests")
