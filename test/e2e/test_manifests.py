@@ -259,7 +259,7 @@ class InstallCertsTest(unittest.TestCase):
             log = os.path.join(d, "kubectl.log")
             fake = os.path.join(d, "kubectl")
             with open(fake, "w") as f:
-                f.write(f'#!/bin/sh\necho "$@" >> {log}\ncat > /dev/null\n')
+                f.write(f'#!/bin/sh\nprintf "%s\\n" "$*" >> {log}\ncat > /dev/null\n')
             os.chmod(fake, 0o755)
             env = dict(os.environ, KUBECTL=fake, SPACEKEEPER=BIN, CERT_DIR=os.path.join(d, "certs"))
             script = os.path.join(ROOT, "scripts", "install-certs.sh")
@@ -267,7 +267,8 @@ class InstallCertsTest(unittest.TestCase):
             calls = open(log).read().splitlines()
             self.assertTrue(calls[0].startswith("apply -k") and calls[0].endswith("manifests/base/crds"))
             self.assertTrue(any(c.startswith("apply -k") and c.endswith("manifests/base") for c in calls))
-            self.assertTrue(any("create secret tls spacekeeper-tls" in c for c in calls))
+            self.assertIn("-n spacekeeper-system create secret tls spacekeeper-tls", "\n".join(calls))
+            self.assertIn("apply -f -", calls)
             ca = open(os.path.join(d, "certs", "ca.crt"), "rb").read()
             import base64
             bundle = base64.b64encode(ca).decode()
