@@ -11,7 +11,7 @@ LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 PYTHON   := /usr/bin/python3
 
-LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c src/kube/*.c)
 CLI_SRC  := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard test/unit/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -22,8 +22,16 @@ void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds);
 void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched);
 void sk_metrics_cert_reload(sk_metrics *m, int ok);
 
-/* Appends the exposition text; gauges the server owns are passed in. */
-void sk_metrics_render(const sk_metrics *m, sk_buf *out, size_t templates, double cert_not_after,
-                       int ready);
+/* Values the server owns, sampled when rendering. */
+typedef struct sk_metrics_gauges {
+    size_t templates;
+    double cert_not_after;
+    int ready;
+    int watching;                /* templates come from an API watch */
+    unsigned long watch_restarts, relists;
+} sk_metrics_gauges;
+
+/* Appends the exposition text. */
+void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges *g);
 
 #endif

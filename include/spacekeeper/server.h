@@ -8,6 +8,7 @@
 
 #include "spacekeeper/err.h"
 #include "spacekeeper/policy.h"
+#include "spacekeeper/reflector.h"
 #include "spacekeeper/tls.h"
 
 #define SK_SERVER_MAX_BODY (3u << 20) /* the API server's own request limit */
@@ -21,7 +22,8 @@ typedef struct sk_server_config {
     size_t max_body;            /* bytes */
     unsigned timeout_seconds;   /* a connection idle this long is closed */
     sk_policy_config policy;
-    const sk_store *store;      /* borrowed */
+    const sk_store *store;      /* borrowed; read under its lock per decision */
+    const sk_reflector *watch;  /* borrowed; NULL when templates come from files */
 } sk_server_config;
 
 typedef struct sk_server sk_server;

@@ -80,5 +80,14 @@ const sk_template *sk_store_default(const sk_store *s, const char *ns,
                                     const sk_template *conflict[2]);
 size_t sk_store_count(const sk_store *s);
 const char *sk_store_shared_namespace(const sk_store *s);
+/* Removes every template. */
+void sk_store_clear(sk_store *s);
+
+/* A store that changes while it serves (templates watched from the API)
+ * is read under the read lock for the whole of a decision, since lookups
+ * hand out borrowed templates, and changed under the write lock. */
+void sk_store_read_lock(const sk_store *s);
+void sk_store_write_lock(sk_store *s);
+void sk_store_unlock(const sk_store *s);
 
 #endif

@@ -9,6 +9,7 @@
 #include "spacekeeper/cli.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/server.h"
+#include "spacekeeper/template_sync.h"
 
 static const char USAGE[] =
     "usage: spacekeeper serve --tls-cert FILE --tls-key FILE [options]\n"
@@ -21,7 +22,9 @@ static const char USAGE[] =
     "  --listen ADDR:PORT       HTTPS address (default 0.0.0.0:8443)\n"
     "  --health-listen ADDR:PORT  /healthz, /readyz, /metrics over HTTP (default 127.0.0.1:8081;\n"
     "                           \"\" for none)\n"
-    "  --templates PATH         WorkspaceTemplates: file or directory (repeatable)\n"
+    "  --templates PATH         WorkspaceTemplates from a file or directory (repeatable);\n"
+    "                           without it they are watched from the API server\n"
+    "  --kubeconfig FILE        API server to watch (default: in-cluster, else ~/.kube/config)\n"
     "  --shared-namespace NS    namespace of cluster-wide templates (default " SK_DEFAULT_SHARED_NAMESPACE ")\n"
     "  --admin-groups G,...     groups that may change OwnerOnly workspaces\n"
     "  --controller-user U      identity allowed to change system templates\n"
@@ -36,6 +39,7 @@ struct serve_opts {
     const char *cert, *key;
     const char **templates;
     size_t n_templates;
+    const char *kubeconfig;
     char **admin_groups;
     double grace;
 };
@@ -56,12 +60,13 @@ static int parse_number(const char *flag, const char *text, long min, long max, 
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, SHARED, ADMIN, CTRL, THREADS, TIMEOUT,
-           GRACE, LEVEL, FORMAT, HELP };
+           GRACE, LEVEL, FORMAT, KUBECONFIG, HELP };
     static const struct option longs[] = {
         {"tls-cert", required_argument, NULL, CERT}, {"tls-key", required_argument, NULL, KEY},
         {"client-ca", required_argument, NULL, CA}, {"listen", required_argument, NULL, LISTEN},
         {"health-listen", required_argument, NULL, HEALTH},
         {"templates", required_argument, NULL, TPL},
+        {"kubeconfig", required_argument, NULL, KUBECONFIG},
         {"shared-namespace", required_argument, NULL, SHARED},
         {"admin-groups", required_argument, NULL, ADMIN},
         {"controller-user", required_argument, NULL, CTRL},
@@ -93,6 +98,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             o->server.policy.admin_groups = (const char *const *)o->admin_groups;
             break;
         case CTRL: o->server.policy.controller_user = optarg; break;
+        case KUBECONFIG: o->kubeconfig = optarg; break;
         case THREADS:
             if (parse_number("--threads", optarg, 1, 1024, &n) < 0)
                 return -1;
@@ -146,10 +152,31 @@ static int run(struct serve_opts *o)
     sk_store *store = sk_store_new(o->server.policy.shared_namespace);
     sk_tls *tls = NULL;
     sk_server *server = NULL;
+    sk_kube *kube = NULL;
+    sk_reflector *watch = NULL;
     int status = 2;
-    if (sk_cli_load_docs(o->templates, o->n_templates, &docs) < 0 ||
-        sk_cli_load_templates(&docs, store, o->server.policy.shared_namespace) < 0)
+    if (o->n_templates && o->kubeconfig) {
+        fprintf(stderr, "spacekeeper serve: give --templates or --kubeconfig, not both\n");
         goto out;
+    }
+    if (o->n_templates) {
+        if (sk_cli_load_docs(o->templates, o->n_templates, &docs) < 0 ||
+            sk_cli_load_templates(&docs, store, o->server.policy.shared_namespace) < 0)
+            goto out;
+    } else {
+        sk_kube_config kc;
+        if (sk_kube_config_auto(&kc, o->kubeconfig, &err) < 0) {
+            fprintf(stderr, "spacekeeper serve: no templates: give --templates PATH, or run in a "
+                            "cluster or with --kubeconfig to watch them (%s)\n", err.msg);
+            goto out;
+        }
+        kube = sk_kube_new(&kc, &err);
+        sk_kube_config_free(&kc);
+        if (!kube) {
+            fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
+            goto out;
+        }
+    }
     if (!(tls = sk_tls_new(o->cert, o->key, &err))) {
         fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
         goto out;
@@ -161,8 +188,11 @@ static int run(struct serve_opts *o)
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if (kube)
+        watch = sk_template_sync_start(kube, store, 500);
     o->server.tls = tls;
     o->server.store = store;
+    o->server.watch = watch;
     if (!(server = sk_server_start(&o->server, &err))) {
         fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
         goto out;
@@ -170,7 +200,10 @@ static int run(struct serve_opts *o)
     char port[16], hport[16], count[32], threads[16];
     snprintf(port, sizeof port, "%u", sk_server_port(server));
     snprintf(hport, sizeof hport, "%u", sk_server_health_port(server));
-    snprintf(count, sizeof count, "%zu", sk_store_count(store));
+    if (watch)
+        snprintf(count, sizeof count, "watching");
+    else
+        snprintf(count, sizeof count, "%zu", sk_store_count(store));
     snprintf(threads, sizeof threads, "%u", o->server.threads);
     sk_log(SK_LOG_INFO, "serving", "listen", o->server.listen, "port", port, "health_port",
            hport, "templates", count, "threads", o->server.threads ? threads : "auto", NULL);
@@ -187,6 +220,8 @@ static int run(struct serve_opts *o)
     status = 0;
 out:
     sk_server_free(server);
+    sk_reflector_stop(watch);
+    sk_kube_free(kube);
     sk_tls_free(tls);
     sk_store_free(store);
     sk_doclist_free(&docs);

@@ -1,5 +1,6 @@
 #include "spacekeeper/template.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,7 @@ struct defaults {
 };
 
 struct sk_store {
+    pthread_rwlock_t lock;
     sk_map *by_key;      /* "ns/name" -> sk_template* (one reference each) */
     sk_map *defaults;    /* ns -> struct defaults* */
     char *shared_ns;
@@ -310,16 +312,35 @@ sk_store *sk_store_new(const char *shared_namespace)
     sk_store *s = calloc(1, sizeof *s);
     if (!s)
         abort();
+    /* writers first: a watch update is never starved by a stream of requests */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&s->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
     s->by_key = sk_map_new();
     s->defaults = sk_map_new();
     s->shared_ns = strdup(shared_namespace);
     return s;
 }
 
-void sk_store_free(sk_store *s)
+void sk_store_read_lock(const sk_store *s)
 {
-    if (!s)
-        return;
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&s->lock);
+}
+
+void sk_store_write_lock(sk_store *s)
+{
+    pthread_rwlock_wrlock(&s->lock);
+}
+
+void sk_store_unlock(const sk_store *s)
+{
+    pthread_rwlock_unlock((pthread_rwlock_t *)&s->lock);
+}
+
+void sk_store_clear(sk_store *s)
+{
     const char *k;
     void *v;
     for (size_t i = 0; sk_map_next(s->by_key, &i, &k, &v);)
@@ -330,6 +351,18 @@ void sk_store_free(sk_store *s)
     }
     sk_map_free(s->by_key);
     sk_map_free(s->defaults);
+    s->by_key = sk_map_new();
+    s->defaults = sk_map_new();
+}
+
+void sk_store_free(sk_store *s)
+{
+    if (!s)
+        return;
+    sk_store_clear(s);
+    sk_map_free(s->by_key);
+    sk_map_free(s->defaults);
+    pthread_rwlock_destroy(&s->lock);
     free(s->shared_ns);
     free(s);
 }

@@ -87,8 +87,7 @@ void sk_metrics_cert_reload(sk_metrics *m, int ok)
     ADD(ok ? &m->reloads_ok : &m->reloads_failed, 1);
 }
 
-void sk_metrics_render(const sk_metrics *m, sk_buf *out, size_t templates, double cert_not_after,
-                       int ready)
+void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges *g)
 {
     sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_total Total number of admission "
                      "requests by HTTP status code.\n"
@@ -145,5 +144,15 @@ void sk_metrics_render(const sk_metrics *m, sk_buf *out, size_t templates, doubl
                   "# TYPE spacekeeper_certificate_reloads_total counter\n"
                   "spacekeeper_certificate_reloads_total{result=\"success\"} %lu\n"
                   "spacekeeper_certificate_reloads_total{result=\"failure\"} %lu\n",
-                  templates, ready, cert_not_after, LOAD(&m->reloads_ok), LOAD(&m->reloads_failed));
+                  g->templates, g->ready, g->cert_not_after, LOAD(&m->reloads_ok),
+                  LOAD(&m->reloads_failed));
+    if (g->watching)
+        sk_buf_printf(out,
+                      "# HELP spacekeeper_template_watch_restarts_total Template watches lost to errors.\n"
+                      "# TYPE spacekeeper_template_watch_restarts_total counter\n"
+                      "spacekeeper_template_watch_restarts_total %lu\n"
+                      "# HELP spacekeeper_template_relists_total Full template LISTs after the first (410 Gone).\n"
+                      "# TYPE spacekeeper_template_relists_total counter\n"
+                      "spacekeeper_template_relists_total %lu\n",
+                      g->watch_restarts, g->relists);
 }

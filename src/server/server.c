@@ -191,7 +191,9 @@ static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct req
     int reviewed = sk_review_needs_policy(&r);
     if (reviewed) {
         r.req.scratch = (json_t *)r.req.object; /* r is ours and dropped below */
+        sk_store_read_lock(s->cfg.store);
         sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
+        sk_store_unlock(s->cfg.store);
         sk_metrics_decision(s->metrics, rq->hook, rq->hook == SK_HOOK_MUTATE || d.allowed,
                             rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0);
         log_decision(&r, &d, rq->hook);
@@ -299,9 +301,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* ---- health and metrics ---- */
 
+/* Ready once the templates are known (a watch has listed them) and until
+ * draining begins. */
 static int is_ready(const sk_server *s)
 {
-    return s->cfg.store != NULL && !__atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+    return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) &&
+           !__atomic_load_n(&s->draining, __ATOMIC_RELAXED);
 }
 
 static enum MHD_Result on_health(void *cls, struct MHD_Connection *c, const char *url,
@@ -319,8 +324,17 @@ static enum MHD_Result on_health(void *cls, struct MHD_Connection *c, const char
                            : send_body(c, NULL, 503, "text/plain", strdup("not ready\n"), 0);
     if (strcmp(url, "/metrics") == 0) {
         sk_buf out = SK_BUF_INIT;
-        sk_metrics_render(s->metrics, &out, s->cfg.store ? sk_store_count(s->cfg.store) : 0,
-                          (double)sk_tls_not_after(s->cfg.tls), is_ready(s));
+        sk_store_read_lock(s->cfg.store);
+        sk_metrics_gauges g = {
+            .templates = sk_store_count(s->cfg.store),
+            .cert_not_after = (double)sk_tls_not_after(s->cfg.tls),
+            .ready = is_ready(s),
+            .watching = s->cfg.watch != NULL,
+            .watch_restarts = s->cfg.watch ? sk_reflector_restarts(s->cfg.watch) : 0,
+            .relists = s->cfg.watch ? sk_reflector_relists(s->cfg.watch) : 0,
+        };
+        sk_store_unlock(s->cfg.store);
+        sk_metrics_render(s->metrics, &out, &g);
         return send_body(c, NULL, 200, "text/plain; version=0.0.4", sk_buf_steal(&out), 0);
     }
     return send_body(c, NULL, 404, "text/plain", strdup("not found: try /healthz, /readyz or /metrics\n"), 0);

@@ -1,0 +1,216 @@
+#include "spacekeeper/reflector.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "spacekeeper/json.h"
+#include "spacekeeper/log.h"
+
+#define WATCH_TIMEOUT_S 300
+#define BACKOFF_MIN_S 0.1
+#define BACKOFF_MAX_S 10.0
+
+struct sk_reflector {
+    sk_kube *kube;
+    char *path;
+    unsigned page_size;
+    sk_reflector_ops ops;
+    void *ud;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    int stop;
+    int synced;
+    unsigned long restarts, lists;
+    char rv[128];     /* resourceVersion to resume from */
+    int need_list;    /* set by a 410 inside the stream */
+};
+
+static void copy_rv(sk_reflector *r, const json_t *obj)
+{
+    const char *rv = sk_json_str(obj, "metadata", "resourceVersion", NULL);
+    if (rv)
+        snprintf(r->rv, sizeof r->rv, "%s", rv);
+}
+
+/* Sleeps up to `seconds`, or until stopped. */
+static void pause_for(sk_reflector *r, double seconds)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + (long)((seconds - (long)seconds) * 1e9);
+    until.tv_sec += (time_t)seconds + ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop && pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
+        ;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static double next_backoff(double b)
+{
+    double jittered = b * (1.5 + (double)rand() / RAND_MAX); /* x1.5 .. x2.5 */
+    return jittered > BACKOFF_MAX_S ? BACKOFF_MAX_S : jittered;
+}
+
+/* A paged LIST into one array; 0 on success. A continue token that expired
+ * (410) starts the LIST over. */
+static int list_all(sk_reflector *r)
+{
+    json_t *items = json_array();
+    char *cont = NULL;
+    int rc = 0;
+    for (;;) {
+        json_t *page = NULL;
+        sk_err err;
+        long st = sk_kube_list(r->kube, r->path, r->page_size, cont, &page, &err);
+        if (st == 410 && cont) {
+            free(cont);
+            cont = NULL;
+            json_array_clear(items);
+            json_decref(page);
+            continue;
+        }
+        if (st != 200) {
+            sk_log(SK_LOG_WARN, "list failed; retrying", "path", r->path, "reason", err.msg, NULL);
+            json_decref(page);
+            rc = -1;
+            break;
+        }
+        json_array_extend(items, json_object_get(page, "items"));
+        copy_rv(r, page);
+        const char *next = sk_json_str(page, "metadata", "continue", NULL);
+        free(cont);
+        cont = next && *next ? strdup(next) : NULL;
+        json_decref(page);
+        if (!cont)
+            break;
+        if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+            rc = -1;
+            break;
+        }
+    }
+    free(cont);
+    if (rc == 0) {
+        r->ops.replace(r->ud, items);
+        __atomic_add_fetch(&r->lists, 1, __ATOMIC_RELAXED);
+        __atomic_store_n(&r->synced, 1, __ATOMIC_RELEASE);
+        char n[32];
+        snprintf(n, sizeof n, "%zu", json_array_size(items));
+        sk_log(SK_LOG_INFO, "listed", "path", r->path, "items", n, "resourceVersion", r->rv, NULL);
+    }
+    json_decref(items);
+    return rc;
+}
+
+static int on_event(void *ud, const char *type, json_t *obj)
+{
+    sk_reflector *r = ud;
+    if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
+        r->ops.upsert(r->ud, obj);
+        copy_rv(r, obj);
+    } else if (strcmp(type, "DELETED") == 0) {
+        r->ops.remove(r->ud, obj);
+        copy_rv(r, obj);
+    } else if (strcmp(type, "BOOKMARK") == 0) {
+        copy_rv(r, obj);
+    } else if (strcmp(type, "ERROR") == 0) {
+        /* a Status; 410 means our resourceVersion is older than the history */
+        json_int_t code = json_integer_value(json_object_get(obj, "code"));
+        if (code == 410)
+            r->need_list = 1;
+        sk_log(code == 410 ? SK_LOG_INFO : SK_LOG_WARN, "watch error event", "path", r->path,
+               "reason", sk_json_str(obj, "message", NULL), NULL);
+        return 1;
+    }
+    return 0;
+}
+
+static void *run(void *p)
+{
+    sk_reflector *r = p;
+    double backoff = BACKOFF_MIN_S;
+    int need_list = 1;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+        if (need_list) {
+            if (list_all(r) < 0) {
+                pause_for(r, backoff);
+                backoff = next_backoff(backoff);
+                continue;
+            }
+            need_list = 0;
+            backoff = BACKOFF_MIN_S;
+        }
+        sk_err err = {{0}};
+        r->need_list = 0;
+        long st = sk_kube_watch(r->kube, r->path, r->rv, WATCH_TIMEOUT_S, on_event, r, &r->stop, &err);
+        if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+            break;
+        if (st == 410 || r->need_list) {
+            need_list = 1; /* compacted: start over from a fresh LIST */
+            continue;
+        }
+        if (st == 200 && !err.msg[0]) {
+            backoff = BACKOFF_MIN_S; /* the server closed a healthy watch: resume */
+            continue;
+        }
+        __atomic_add_fetch(&r->restarts, 1, __ATOMIC_RELAXED);
+        sk_log(SK_LOG_WARN, "watch lost; keeping the last known objects and retrying", "path",
+               r->path, "reason", err.msg[0] ? err.msg : "stream ended", NULL);
+        pause_for(r, backoff);
+        backoff = next_backoff(backoff);
+    }
+    return NULL;
+}
+
+sk_reflector *sk_reflector_start(sk_kube *k, const char *path, unsigned page_size,
+                                 const sk_reflector_ops *ops, void *ud)
+{
+    sk_reflector *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->kube = k;
+    r->path = strdup(path);
+    r->page_size = page_size;
+    r->ops = *ops;
+    r->ud = ud;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->wake, NULL);
+    if (pthread_create(&r->thread, NULL, run, r) != 0)
+        abort();
+    return r;
+}
+
+void sk_reflector_stop(sk_reflector *r)
+{
+    if (!r)
+        return;
+    pthread_mutex_lock(&r->lock);
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
+    pthread_cond_broadcast(&r->wake);
+    pthread_mutex_unlock(&r->lock);
+    pthread_join(r->thread, NULL);
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->wake);
+    free(r->path);
+    free(r);
+}
+
+int sk_reflector_synced(const sk_reflector *r)
+{
+    return __atomic_load_n(&r->synced, __ATOMIC_ACQUIRE);
+}
+
+unsigned long sk_reflector_restarts(const sk_reflector *r)
+{
+    return __atomic_load_n(&r->restarts, __ATOMIC_RELAXED);
+}
+
+unsigned long sk_reflector_relists(const sk_reflector *r)
+{
+    unsigned long n = __atomic_load_n(&r->lists, __ATOMIC_RELAXED);
+    return n ? n - 1 : 0;
+}
