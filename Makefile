@@ -22,6 +22,7 @@ LIB      := $(BUILD)/libspacekeeper.a
 BIN      := $(BUILD)/spacekeeper
 UNIT     := $(BUILD)/unit-tests
 BENCH    := $(BUILD)/bench-policy
+PROBE    := $(BUILD)/kube-probe
 
 # Debian packages: what each provides is probed by its header or program.
 DEB_PROBES := \
@@ -69,6 +70,9 @@ $(BIN): $(CLI_OBJ) $(LIB)
 $(UNIT): $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(CHECK_LIBS)
 
+$(PROBE): $(BUILD)/test/e2e/kube_probe.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
 $(BENCH): $(BUILD)/bench/bench_policy.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
@@ -86,10 +90,11 @@ test-unit: $(UNIT) $(BIN)
 	SK_PATCH_LOG=$(BUILD)/patches.jsonl SK_FIXTURES=test/fixtures CK_FORK=no $(UNIT)
 	$(PYTHON) test/verify_patches.py $(BUILD)/patches.jsonl
 
-test-e2e: $(BIN)
+test-e2e: $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
+	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \

@@ -48,14 +48,14 @@ def workspace(name="w", **spec):
 class Server:
     """A spacekeeper serve process on ephemeral loopback ports."""
 
-    def __init__(self, certs, *args, listen="127.0.0.1:0"):
+    def __init__(self, certs, *args, listen="127.0.0.1:0", templates=TEMPLATES):
         self.certs = certs
         self.final_log = None
         self.log = tempfile.NamedTemporaryFile(prefix="sk-serve-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [BIN, "serve", "--tls-cert", f"{certs}/tls.crt", "--tls-key", f"{certs}/tls.key",
-             "--listen", listen, "--health-listen", "127.0.0.1:0", "--templates", TEMPLATES,
-             "--threads", "2", *args],
+             "--listen", listen, "--health-listen", "127.0.0.1:0",
+             *(["--templates", templates] if templates else []), "--threads", "2", *args],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
         deadline = time.time() + 10
         while time.time() < deadline:

@@ -1,0 +1,382 @@
+"""A test double of the Kubernetes API server for spacekeeper's client: TLS on
+loopback, bearer tokens (or client certificates), and the real wire format.
+
+- Lists: {"kind": "...List", "metadata": {"resourceVersion", "continue"}, "items"}; pages
+  come from a snapshot taken at the first page, like etcd's consistent reads;
+  a continue token older than the compaction point is 410 Expired.
+- Watches: chunked streams of {"type", "object"} lines from a resourceVersion,
+  BOOKMARK events when asked for, and an ERROR event with a 410 Status when the
+  resourceVersion is older than the compaction point.
+- Writes: POST (409 AlreadyExists), PUT with a resourceVersion precondition
+  (409 Conflict), PATCH (merge and JSON patch), DELETE; every error is a Status.
+- restart() drops every connection mid-stream and listens again on the same
+  port with the same state, as an API server restart looks to a client.
+"""
+import base64
+import copy
+import http.server
+import json
+import socket
+import ssl
+import threading
+import time
+import urllib.parse
+import uuid
+
+import jsonpatch
+
+GROUP_PREFIX = "/apis/workspace.jupyter.org/v1alpha1"
+
+
+def status(code, reason, message):
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": message, "reason": reason, "code": code}
+
+
+def merge_patch(target, patch):
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            out.pop(k, None)
+        else:
+            out[k] = merge_patch(out.get(k), v)
+    return out
+
+
+class FakeAPIServer:
+    def __init__(self, certs_dir, token="token-1", client_ca=None, bookmark_seconds=1.0):
+        self.certs_dir = certs_dir
+        self.token = token
+        self.client_ca = client_ca
+        self.bookmark_seconds = bookmark_seconds
+        self.cond = threading.Condition()
+        self.rv = 1000
+        self.objects = {}        # (resource, namespace, name) -> object
+        self.events = []         # (rv, type, resource, object)
+        self.compacted = 0       # resourceVersions below this are gone
+        self.snapshots = {}      # continue-token id -> (rv, [objects])
+        self.requests = []       # (method, path, query dict, authorized by)
+        self.generation = 0      # bumped by stop(): open streams end
+        self.server = None
+        self.port = 0
+        self._start(0)
+
+    # ---- lifecycle ----
+
+    def _start(self, port):
+        owner = self
+
+        class Handler(_Handler):
+            api = owner
+
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        srv.daemon_threads = True
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(f"{self.certs_dir}/tls.crt", f"{self.certs_dir}/tls.key")
+        if self.client_ca:
+            ctx.load_verify_locations(self.client_ca)
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+        self.server = srv
+        self.port = srv.server_address[1]
+        self.connections = set()
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def stop(self):
+        with self.cond:
+            self.generation += 1
+            self.cond.notify_all()
+        self.server.shutdown()
+        self.server.server_close()
+        for sock in list(self.connections):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+
+    def start(self):
+        self._start(self.port)
+
+    def restart(self, down_seconds=0.3):
+        port = self.port
+        self.stop()
+        time.sleep(down_seconds)
+        self._start(port)
+
+    # ---- state, as the tests change it ----
+
+    def _bump(self, kind, resource, obj):
+        self.rv += 1
+        obj["metadata"]["resourceVersion"] = str(self.rv)
+        self.events.append((self.rv, kind, resource, copy.deepcopy(obj)))
+        self.cond.notify_all()
+
+    def put(self, obj, resource="workspacetemplates"):
+        """Creates or replaces, as an admin's kubectl apply would."""
+        obj = copy.deepcopy(obj)
+        md = obj.setdefault("metadata", {})
+        key = (resource, md.get("namespace", ""), md["name"])
+        with self.cond:
+            old = self.objects.get(key)
+            md.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            self.objects[key] = obj
+            self._bump("MODIFIED" if old else "ADDED", resource, obj)
+            return copy.deepcopy(obj)
+
+    def delete(self, namespace, name, resource="workspacetemplates"):
+        with self.cond:
+            obj = self.objects.pop((resource, namespace, name))
+            self._bump("DELETED", resource, obj)
+
+    def put_many(self, objs, resource="workspacetemplates"):
+        with self.cond:
+            for obj in objs:
+                obj = copy.deepcopy(obj)
+                md = obj["metadata"]
+                md.setdefault("uid", str(uuid.uuid4()))
+                self.rv += 1
+                md["resourceVersion"] = str(self.rv)
+                self.objects[(resource, md.get("namespace", ""), md["name"])] = obj
+            self.cond.notify_all()
+
+    def compact(self):
+        """Forgets history: older resourceVersions now get 410 Gone."""
+        with self.cond:
+            self.compacted = self.rv + 1
+            self.events = []
+            self.snapshots = {}
+
+    def count(self, method, path_suffix, **query):
+        return sum(1 for m, p, q, _ in self.requests
+                   if m == method and p.endswith(path_suffix) and all(q.get(k) == v for k, v in query.items()))
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    api = None
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def setup(self):
+        super().setup()
+        self.api.connections.add(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            self.api.connections.discard(self.connection)
+
+    # ---- plumbing ----
+
+    def send_json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def fail(self, code, reason, message):
+        self.send_json(code, status(code, reason, message))
+
+    def authorized(self):
+        auth = self.headers.get("Authorization", "")
+        if auth == f"Bearer {self.api.token}":
+            return "token"
+        if self.api.client_ca and self.connection.getpeercert():
+            return "client-certificate"
+        return None
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(n)) if n else None
+
+    def route(self):
+        """(resource, namespace, name) from the path, or None."""
+        path = urllib.parse.urlsplit(self.path).path
+        for prefix in (GROUP_PREFIX, "/api/v1"):
+            if path.startswith(prefix + "/"):
+                parts = path[len(prefix) + 1:].split("/")
+                if parts[0] == "namespaces" and len(parts) >= 3:
+                    return parts[2], parts[1], parts[3] if len(parts) > 3 else None
+                return parts[0], None, parts[1] if len(parts) > 1 else None
+        return None
+
+    def handle_any(self, method):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        who = self.authorized()
+        self.api.requests.append((method, url.path, query, who))
+        if not who:
+            return self.fail(401, "Unauthorized", "Unauthorized")
+        r = self.route()
+        if not r:
+            return self.fail(404, "NotFound", f"the server could not find the requested resource ({url.path})")
+        resource, ns, name = r
+        if method == "GET" and name is None:
+            if query.get("watch") in ("1", "true"):
+                return self.watch(resource, ns, query)
+            return self.list(resource, ns, query)
+        getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    # ---- verbs ----
+
+    def matching(self, resource, ns):
+        return sorted((o for (res, ons, _), o in self.api.objects.items()
+                       if res == resource and (ns is None or ons == ns)),
+                      key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+    def list(self, resource, ns, query):
+        api = self.api
+        limit = int(query.get("limit") or 0)
+        with api.cond:
+            if query.get("continue"):
+                try:
+                    tok = json.loads(base64.b64decode(query["continue"]))
+                    rv, items = api.snapshots[tok["id"]]
+                    offset = tok["offset"]
+                except (KeyError, ValueError):
+                    return self.fail(410, "Expired", "The provided continue parameter is too old to "
+                                                     "display a consistent list result. You can start a new list "
+                                                     "without the continue parameter.")
+            else:
+                rv, items, offset = api.rv, copy.deepcopy(self.matching(resource, ns)), 0
+        page = items[offset:offset + limit] if limit else items[offset:]
+        md = {"resourceVersion": str(rv)}
+        if limit and offset + limit < len(items):
+            sid = str(uuid.uuid4())
+            with api.cond:
+                api.snapshots[sid] = (rv, items)
+            md["continue"] = base64.b64encode(json.dumps({"id": sid, "offset": offset + limit}).encode()).decode()
+            md["remainingItemCount"] = len(items) - offset - limit
+        kind = "WorkspaceTemplateList" if resource == "workspacetemplates" else "List"
+        self.send_json(200, {"kind": kind, "apiVersion": "workspace.jupyter.org/v1alpha1",
+                             "metadata": md, "items": page})
+
+    def watch(self, resource, ns, query):
+        api = self.api
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+        def send(event):
+            data = json.dumps(event).encode() + b"\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
+        timeout = float(query.get("timeoutSeconds") or 1800)
+        bookmarks = query.get("allowWatchBookmarks") == "true"
+        deadline = time.time() + timeout
+        rv_param = query.get("resourceVersion")
+        generation = api.generation
+        try:
+            with api.cond:
+                if rv_param and int(rv_param) < api.compacted:
+                    send({"type": "ERROR", "object": status(410, "Expired",
+                                                            f"too old resource version: {rv_param} ({api.compacted})")})
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
+                if not rv_param or rv_param == "0":
+                    for o in self.matching(resource, ns):
+                        send({"type": "ADDED", "object": o})
+                    since = api.rv
+                else:
+                    since = int(rv_param)
+            last_bookmark = time.time()
+            while time.time() < deadline:
+                with api.cond:
+                    if api.generation != generation:
+                        return  # cut mid-stream, as a dying server does
+                    current = api.rv
+                    pending = [e for e in api.events if e[0] > since and e[2] == resource
+                               and (ns is None or e[3]["metadata"].get("namespace") == ns)]
+                    if not pending:
+                        api.cond.wait(timeout=min(0.2, max(0.0, deadline - time.time())))
+                for rv, kind, _, obj in pending:
+                    send({"type": kind, "object": obj})
+                    since = rv
+                if bookmarks and time.time() - last_bookmark >= api.bookmark_seconds:
+                    since = max(since, current)  # every event up to it has been sent
+                    send({"type": "BOOKMARK", "object": {"kind": "WorkspaceTemplate",
+                                                         "apiVersion": "workspace.jupyter.org/v1alpha1",
+                                                         "metadata": {"resourceVersion": str(since)}}})
+                    last_bookmark = time.time()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+        finally:
+            self.close_connection = True
+
+    def do_get_object(self, resource, ns, name):
+        obj = self.api.objects.get((resource, ns or "", name))
+        if not obj:
+            return self.fail(404, "NotFound", f'{resource}.workspace.jupyter.org "{name}" not found')
+        self.send_json(200, obj)
+
+    def do_post_object(self, resource, ns, name):
+        obj = self.body()
+        md = obj.setdefault("metadata", {})
+        md["namespace"] = ns or ""
+        if md.get("generateName") and not md.get("name"):
+            md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
+        if (resource, ns or "", md["name"]) in self.api.objects:
+            return self.fail(409, "AlreadyExists", f'{resource} "{md["name"]}" already exists')
+        self.send_json(201, self.api.put(obj, resource))
+
+    def do_put_object(self, resource, ns, name):
+        obj = self.body()
+        with self.api.cond:
+            cur = self.api.objects.get((resource, ns or "", name))
+            if not cur:
+                return self.fail(404, "NotFound", f'{resource} "{name}" not found')
+            if obj["metadata"].get("resourceVersion") != cur["metadata"]["resourceVersion"]:
+                return self.fail(409, "Conflict",
+                                 f'Operation cannot be fulfilled on {resource}.workspace.jupyter.org "{name}": '
+                                 "the object has been modified; please apply your changes to the latest "
+                                 "version and try again")
+            self.send_json(200, self.api.put(obj, resource))
+
+    def do_patch_object(self, resource, ns, name):
+        ctype = self.headers.get("Content-Type", "")
+        patch = self.body()
+        with self.api.cond:
+            cur = self.api.objects.get((resource, ns or "", name))
+            if not cur:
+                return self.fail(404, "NotFound", f'{resource} "{name}" not found')
+            if ctype == "application/merge-patch+json":
+                new = merge_patch(cur, patch)
+            elif ctype == "application/json-patch+json":
+                try:
+                    new = jsonpatch.JsonPatch(patch).apply(cur)
+                except jsonpatch.JsonPatchException as e:
+                    return self.fail(422, "Invalid", str(e))
+            else:
+                return self.fail(415, "UnsupportedMediaType", f"the media type {ctype} is not supported")
+            self.send_json(200, self.api.put(new, resource))
+
+    def do_delete_object(self, resource, ns, name):
+        if (resource, ns or "", name) not in self.api.objects:
+            return self.fail(404, "NotFound", f'{resource} "{name}" not found')
+        self.api.delete(ns or "", name, resource)
+        self.send_json(200, status(200, "", "deleted") | {"status": "Success"})
