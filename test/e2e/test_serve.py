@@ -104,6 +104,8 @@ class Server:
             return e.code, e.read().decode()
 
     def stop(self):
+        """SIGTERM, then the exit status (0 unless something, e.g. a leak
+        report under AddressSanitizer, went wrong)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -114,6 +116,7 @@ class Server:
         if self.final_log is None:
             self.final_log = self.read_log()
             os.unlink(self.log.name)
+        return self.proc.returncode
 
 
 def make_certs(directory, *extra):

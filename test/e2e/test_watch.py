@@ -107,10 +107,11 @@ class Env:
         return float(m.group(1)) if m else None
 
     def close(self):
-        if self.server:
-            self.server.stop()
+        """Stops everything; the webhook must exit 0 (no leak reports)."""
+        code = self.server.stop() if self.server else 0
         self.fake.stop()
         shutil.rmtree(self.dir)
+        assert code == 0, f"spacekeeper serve exited {code}:\n{self.server.read_log()[-3000:]}"
 
 
 class WatchTest(unittest.TestCase):

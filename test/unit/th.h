@@ -30,5 +30,6 @@ Suite *policy_suite(void);
 Suite *template_suite(void);
 Suite *admission_suite(void);
 Suite *docs_suite(void);
+Suite *kube_suite(void);
 
 #endif
