@@ -17,9 +17,10 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
     && rm -rf /var/lib/apt/lists/*
 # every binary the build made: spacekeeper (serve, check, certs) and the controller
 COPY --from=build /src/build/spacekeeper* /usr/local/bin/
+# the system templates, for `spacekeeper check -t /etc/spacekeeper/templates` in CI jobs
 COPY manifests/templates/*.yaml /etc/spacekeeper/templates/
 USER 65532:65532
 EXPOSE 8443 8081
 ENTRYPOINT ["/usr/local/bin/spacekeeper"]
-CMD ["serve", "--tls-cert=/etc/spacekeeper/tls/tls.crt", "--tls-key=/etc/spacekeeper/tls/tls.key", \
-     "--templates=/etc/spacekeeper/templates"]
+# in a pod, templates are watched from the API server (in-cluster config)
+CMD ["serve", "--tls-cert=/etc/spacekeeper/tls/tls.crt", "--tls-key=/etc/spacekeeper/tls/tls.key"]

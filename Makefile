@@ -112,6 +112,8 @@ bench:
 	$(BENCH)
 	@echo
 	$(PYTHON) scripts/bench_server.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_watch.py $(BIN)
 
 clean:
 	rm -rf build build-asan

@@ -23,7 +23,8 @@ typedef struct sk_bound {
 
 typedef struct sk_template {
     int refs;
-    json_t *obj;         /* the WorkspaceTemplate, owned */
+    json_t *obj;         /* owned: the template's apiVersion, kind, name, namespace,
+                            labels and spec (shared with the object it was made from) */
     const json_t *spec;  /* borrowed from obj; never NULL (empty_spec if absent) */
     json_t *empty_spec;  /* owned */
     char *name, *ns;     /* owned; ns is the shared namespace when the object has none */

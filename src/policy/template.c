@@ -200,7 +200,14 @@ sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *v
     if (!t)
         abort();
     t->refs = 1;
-    t->obj = json_incref((json_t *)obj);
+    /* Keep only what decisions read: a real object also carries
+     * managedFields and often a last-applied copy of itself. The kept
+     * parts are shared with `obj`, not copied. */
+    json_t *labels = sk_json_get(obj, "metadata", "labels", NULL);
+    t->obj = json_pack("{s:O?, s:O?, s:{s:s, s:s, s:O?}, s:O?}", "apiVersion",
+                       json_object_get(obj, "apiVersion"), "kind", json_object_get(obj, "kind"),
+                       "metadata", "name", name, "namespace", ns, "labels", labels, "spec",
+                       json_object_get(obj, "spec"));
     t->name = strdup(name);
     t->ns = strdup(ns);
     t->key = join_key(ns, name);

@@ -152,10 +152,9 @@ class ManifestsTest(unittest.TestCase):
         self.assertIn(f"--listen=0.0.0.0:{ports['https']}", c["args"])
         https = [p for p in self.service["spec"]["ports"] if p["port"] == 443][0]
         self.assertEqual(https["targetPort"], "https")
-        # the templates ConfigMap the server loads is the one rendered
-        cm = [v for v in pod["volumes"] if v["name"] == "templates"][0]["configMap"]["name"]
-        data = by_kind(self.objs, "ConfigMap", cm)[0]["data"]
-        self.assertEqual(set(data), {"jupyterlab.yaml", "code-editor.yaml"})
+        # templates are watched from the API (in-cluster config), not read from files
+        self.assertFalse([a for a in c["args"] if a.startswith("--templates")])
+        self.assertTrue(pod.get("automountServiceAccountToken", True))
         self.assertEqual(pod["serviceAccountName"], "spacekeeper")
 
     def test_rbac_reads_templates_and_nothing_else(self):

@@ -185,6 +185,26 @@ START_TEST(test_many_allowed_images)
 }
 END_TEST
 
+START_TEST(test_compiled_template_keeps_only_what_decisions_read)
+{
+    json_t *t = th_yaml(TPL_HEAD "metadata:\n  name: t\n  namespace: ns\n  uid: u\n"
+                                 "  labels: {kueue.x-k8s.io/queue-name: q}\n"
+                                 "  annotations: {kubectl.kubernetes.io/last-applied-configuration: big}\n"
+                                 "  managedFields: [{manager: kubectl, fieldsV1: {f:spec: {}}}]\n"
+                                 "spec: {defaultImage: a}\n");
+    sk_template *tpl = sk_template_new(t, "shared", NULL);
+    json_t *md = json_object_get(tpl->obj, "metadata");
+    ck_assert_ptr_null(json_object_get(md, "managedFields"));
+    ck_assert_ptr_null(json_object_get(md, "annotations"));
+    ck_assert_str_eq(sk_json_str(md, "labels", "kueue.x-k8s.io/queue-name", NULL), "q");
+    ck_assert_ptr_eq(tpl->spec, json_object_get(t, "spec")); /* shared, not copied */
+    json_decref(t);                                         /* the template outlives its source */
+    ck_assert_str_eq(tpl->default_image, "a");
+    ck_assert_str_eq(tpl->key, "ns/t");
+    sk_template_unref(tpl);
+}
+END_TEST
+
 Suite *template_suite(void)
 {
     Suite *s = suite_create("template");
@@ -195,6 +215,7 @@ Suite *template_suite(void)
     tcase_add_test(tc, test_constraint_change_warns);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
     tcase_add_test(tc, test_many_allowed_images);
+    tcase_add_test(tc, test_compiled_template_keeps_only_what_decisions_read);
     suite_add_tcase(s, tc);
     return s;
 }
