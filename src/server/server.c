@@ -299,6 +299,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     *req_cls = NULL;
 }
 
+/* While draining, new connections are closed as soon as they are accepted.
+ * (MHD_quiesce_daemon would be the natural call, but with an epoll thread
+ * pool libmicrohttpd 0.9.75 can abort in it, racing its own workers.) */
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+    (void)addr, (void)len;
+    sk_server *s = cls;
+    return __atomic_load_n(&s->draining, __ATOMIC_RELAXED) ? MHD_NO : MHD_YES;
+}
+
 /* ---- health and metrics ---- */
 
 /* Ready once the templates are known (a watch has listed them) and until
@@ -383,7 +393,7 @@ sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
             goto fail;
     }
     sk_tls_install(cfg->tls);
-    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
     if (addr.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     struct MHD_OptionItem opts[] = {
@@ -398,7 +408,7 @@ sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
         {s->client_ca_pem ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, 0, s->client_ca_pem},
         {MHD_OPTION_END, 0, NULL},
     };
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
+    s->daemon = MHD_start_daemon(flags, 0, on_accept, s, on_request, s, MHD_OPTION_ARRAY, opts,
                                  MHD_OPTION_END);
     if (!s->daemon) {
         sk_err_set(err, "cannot serve HTTPS on %s (address in use, or TLS setup failed)", cfg->listen);
@@ -448,7 +458,6 @@ void sk_server_tick(sk_server *s)
 void sk_server_drain(sk_server *s, double grace_seconds)
 {
     __atomic_store_n(&s->draining, 1, __ATOMIC_RELAXED);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     /* Requests already on the wire still reach a handler: give them a
      * moment to register before counting what is in flight. */
     double deadline = now() + grace_seconds, settle = now() + 0.2;
@@ -461,8 +470,6 @@ void sk_server_drain(sk_server *s, double grace_seconds)
     sk_log(left ? SK_LOG_WARN : SK_LOG_INFO, "drained", "unfinished_requests", n, NULL);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
 }
 
 void sk_server_free(sk_server *s)

@@ -138,8 +138,9 @@ class ServeTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.stop()
+        code = cls.server.stop()
         shutil.rmtree(cls.dir)
+        assert code == 0, f"spacekeeper serve exited {code}:\n{cls.server.read_log()[-3000:]}"
 
     def assert_still_serving(self):
         status, resp = self.server.post("/validate", review(workspace(image=ALLOWED_IMAGE)))
@@ -403,6 +404,31 @@ class LifecycleTest(unittest.TestCase):
 
     def tearDown(self):
         shutil.rmtree(self.dir)
+
+    def test_prompt_shutdowns_are_clean(self):
+        # SIGTERM while every worker is busy with keep-alive traffic: the
+        # shutdown races the workers and must never abort
+        for i in range(15):
+            server = Server(self.dir)
+            stop = threading.Event()
+
+            def client():
+                try:
+                    conn = server.connect(timeout=5)
+                    while not stop.is_set():
+                        server.post("/validate", review(workspace()), conn=conn)
+                except (OSError, http.client.HTTPException):
+                    pass  # the server going away mid-request is expected here
+
+            threads = [threading.Thread(target=client) for _ in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(0.05)
+            code = server.stop()
+            stop.set()
+            for t in threads:
+                t.join()
+            self.assertEqual(code, 0, server.read_log()[-2000:])
 
     def test_ipv6_loopback(self):
         if not socket.has_ipv6:
