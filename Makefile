@@ -1,5 +1,6 @@
 # spacekeeper — see README.md. `make run` and `make test` are all you need.
 
+SHELL    := /bin/bash
 BUILD    ?= build
 CC       ?= cc
 PKGS     := libmicrohttpd gnutls jansson yaml-0.1 libcurl openssl
@@ -31,10 +32,12 @@ DEB_PROBES := \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
 	bin/valgrind:valgrind bin/kubectl:kubectl
+# `make fuzz` builds libFuzzer targets with clang.
+FUZZ_PROBES := bin/clang:clang lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 # `make bench` also drives wrk against the server and nginx as the ceiling.
 BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 
-.PHONY: all deps run test test-unit test-e2e test-asan valgrind bench clean
+.PHONY: all deps run test test-unit test-e2e test-asan valgrind bench fuzz clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -44,7 +47,7 @@ deps:
 	for probe in $(DEB_PROBES); do \
 	  what=$${probe%%:*}; pkg=$${probe##*:}; \
 	  case $$what in \
-	    bin/*|sbin/*) [ -x /usr/$$what ] || missing="$$missing $$pkg";; \
+	    bin/*|sbin/*|lib/*) [ -e /usr/$$what ] || missing="$$missing $$pkg";; \
 	    py/*)  /usr/bin/python3 -c "import $${what#py/}" 2>/dev/null || missing="$$missing $$pkg";; \
 	    *)     [ -e /usr/include/$$what ] || [ -e /usr/include/x86_64-linux-gnu/$$what ] || missing="$$missing $$pkg";; \
 	  esac; \
@@ -115,7 +118,30 @@ bench:
 	@echo
 	$(PYTHON) scripts/bench_watch.py $(BIN)
 
+# Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
+# inputs it finds go to build-fuzz/corpus, never into the repository.
+# FUZZ_RUNS=N instead runs N inputs from a fixed seed: reproducible, for CI.
+FUZZ_SECONDS ?= 30
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -seed=1,-max_total_time=$(FUZZ_SECONDS))
+FUZZ_TARGETS := yaml quantity review
+fuzz:
+	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(FUZZ_PROBES)"
+	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	  build-fuzz/libspacekeeper.a
+	@for t in $(FUZZ_TARGETS); do \
+	  clang -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude $$(pkg-config --cflags $(PKGS)) \
+	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    -o build-fuzz/fuzz-$$t test/fuzz/fuzz_$$t.c build-fuzz/libspacekeeper.a $(LDLIBS) || exit 1; \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  echo "fuzz-$$t: $(FUZZ_LIMIT)"; \
+	  SK_FIXTURES=test/fixtures build-fuzz/fuzz-$$t $(FUZZ_LIMIT) -max_len=16384 \
+	    -print_final_stats=1 build-fuzz/corpus/$$t test/fuzz/corpus/$$t 2>&1 | \
+	    grep -E "stat::number_of_executed_units|stat::new_units_added|ERROR|SUMMARY|Test unit written" ; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

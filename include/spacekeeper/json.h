@@ -15,7 +15,4 @@ const char *sk_json_str(const json_t *root, ...);
 /* "string", "number", "object", ... for type errors in messages. */
 const char *sk_json_type_name(const json_t *v);
 
-/* Parses a JSON literal known at compile time (aborts if it is malformed). */
-json_t *sk_json_literal(const char *text);
-
 #endif

@@ -21,7 +21,4 @@ void sk_pointer_append(sk_buf *ptr, const char *token);
 int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
                  sk_err *err);
 
-/* Records {"op":"remove"} and applies it; absent paths are not an error. */
-int sk_patch_remove(json_t *ops, json_t *doc, const char *const *path, size_t n, sk_err *err);
-
 #endif

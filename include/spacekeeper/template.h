@@ -22,7 +22,6 @@ typedef struct sk_bound {
 } sk_bound;
 
 typedef struct sk_template {
-    int refs;
     json_t *obj;         /* owned: the template's apiVersion, kind, name, namespace,
                             labels and spec (shared with the object it was made from) */
     const json_t *spec;  /* borrowed from obj; never NULL (empty_spec if absent) */
@@ -54,8 +53,7 @@ typedef struct sk_template {
  * store never refuses a template the cluster already holds. NULL only when
  * the object has no metadata.name. */
 sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *violations);
-sk_template *sk_template_ref(sk_template *t);
-void sk_template_unref(sk_template *t);
+void sk_template_free(sk_template *t);
 
 /* Is this image allowed by the template? (an empty list means just
  * defaultImage; allowCustomImages allows anything) */
@@ -68,8 +66,8 @@ typedef struct sk_store sk_store;
 
 sk_store *sk_store_new(const char *shared_namespace);
 void sk_store_free(sk_store *s);
-/* Adds or replaces the template with the same namespace/name; takes the
- * caller's reference. */
+/* Adds or replaces (and frees) the template with the same namespace/name;
+ * the store owns t from then on. */
 void sk_store_put(sk_store *s, sk_template *t);
 /* Returns 1 if it was there. */
 int sk_store_remove(sk_store *s, const char *ns, const char *name);

@@ -1,8 +1,6 @@
 #include "spacekeeper/json.h"
 
 #include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
 
 json_t *sk_json_at(const json_t *root, const char *const *path)
 {
@@ -58,15 +56,4 @@ const char *sk_json_type_name(const json_t *v)
     case JSON_NULL: return "null";
     }
     return "unknown";
-}
-
-json_t *sk_json_literal(const char *text)
-{
-    json_error_t e;
-    json_t *v = json_loads(text, JSON_DECODE_ANY, &e);
-    if (!v) {
-        fprintf(stderr, "spacekeeper: bad built-in JSON %s: %s\n", text, e.text);
-        abort();
-    }
-    return v;
 }

@@ -58,23 +58,3 @@ int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, js
     sk_buf_free(&ptr);
     return rc;
 }
-
-int sk_patch_remove(json_t *ops, json_t *doc, const char *const *path, size_t n, sk_err *err)
-{
-    (void)err;
-    json_t *cur = doc;
-    for (size_t i = 0; i + 1 < n; i++) {
-        cur = json_object_get(cur, path[i]);
-        if (!json_is_object(cur))
-            return 0;
-    }
-    if (!json_object_get(cur, path[n - 1]))
-        return 0;
-    sk_buf ptr = SK_BUF_INIT;
-    for (size_t i = 0; i < n; i++)
-        sk_pointer_append(&ptr, path[i]);
-    record(ops, "remove", &ptr, NULL);
-    json_object_del(cur, path[n - 1]);
-    sk_buf_free(&ptr);
-    return 0;
-}

@@ -855,7 +855,7 @@ static void review_template(struct eval *ev)
         }
     }
     ev->tpl = NULL;
-    sk_template_unref(t);
+    sk_template_free(t);
 }
 
 /* ---- entry point ---- */

@@ -199,7 +199,6 @@ sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *v
     sk_template *t = calloc(1, sizeof *t);
     if (!t)
         abort();
-    t->refs = 1;
     /* Keep only what decisions read: a real object also carries
      * managedFields and often a last-applied copy of itself. The kept
      * parts are shared with `obj`, not copied. */
@@ -237,15 +236,9 @@ sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *v
     return t;
 }
 
-sk_template *sk_template_ref(sk_template *t)
+void sk_template_free(sk_template *t)
 {
-    __atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
-    return t;
-}
-
-void sk_template_unref(sk_template *t)
-{
-    if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
+    if (!t)
         return;
     if (t->resource_bounds) {
         const char *k;
@@ -309,7 +302,7 @@ struct defaults {
 
 struct sk_store {
     pthread_rwlock_t lock;
-    sk_map *by_key;      /* "ns/name" -> sk_template* (one reference each) */
+    sk_map *by_key;      /* "ns/name" -> sk_template*, owned */
     sk_map *defaults;    /* ns -> struct defaults* */
     char *shared_ns;
 };
@@ -351,7 +344,7 @@ void sk_store_clear(sk_store *s)
     const char *k;
     void *v;
     for (size_t i = 0; sk_map_next(s->by_key, &i, &k, &v);)
-        sk_template_unref(v);
+        sk_template_free(v);
     for (size_t i = 0; sk_map_next(s->defaults, &i, &k, &v);) {
         free(((struct defaults *)v)->items);
         free(v);
@@ -416,7 +409,7 @@ void sk_store_put(sk_store *s, sk_template *t)
     if (old) {
         if (old->is_default)
             defaults_drop(s, old);
-        sk_template_unref(old);
+        sk_template_free(old);
     }
     if (t->is_default)
         defaults_add(s, t);
@@ -431,7 +424,7 @@ int sk_store_remove(sk_store *s, const char *ns, const char *name)
         return 0;
     if (old->is_default)
         defaults_drop(s, old);
-    sk_template_unref(old);
+    sk_template_free(old);
     return 1;
 }
 

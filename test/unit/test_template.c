@@ -180,7 +180,7 @@ START_TEST(test_many_allowed_images)
     char desc[256];
     sk_template_describe_images(tpl, 3, desc, sizeof desc);
     ck_assert_str_eq(desc, "img:0, img:1, img:2 and 4997 more");
-    sk_template_unref(tpl);
+    sk_template_free(tpl);
     json_decref(t);
 }
 END_TEST
@@ -201,7 +201,7 @@ START_TEST(test_compiled_template_keeps_only_what_decisions_read)
     json_decref(t);                                         /* the template outlives its source */
     ck_assert_str_eq(tpl->default_image, "a");
     ck_assert_str_eq(tpl->key, "ns/t");
-    sk_template_unref(tpl);
+    sk_template_free(tpl);
 }
 END_TEST
 
