@@ -392,9 +392,13 @@ long sk_kube_watch(sk_kube *k, const char *path, const char *resource_version,
     curl_easy_setopt(w.h, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(w.h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(w.h, CURLOPT_XFERINFODATA, &w);
-    /* the server ends the watch after timeoutSeconds; a silent peer is
-     * caught by the low-speed limit (bookmarks keep a healthy one alive) */
+    /* The server ends the watch after timeoutSeconds; the hard timeout is a
+     * backstop. A peer that vanished without closing (node lost, network
+     * partition) is found by TCP keepalives within about a minute. */
     curl_easy_setopt(w.h, CURLOPT_TIMEOUT, (long)timeout_seconds + 30);
+    curl_easy_setopt(w.h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(w.h, CURLOPT_TCP_KEEPIDLE, 30L);
+    curl_easy_setopt(w.h, CURLOPT_TCP_KEEPINTVL, 10L);
     CURLcode rc = curl_easy_perform(w.h);
     long status = w.status;
     if (!status)

@@ -180,7 +180,10 @@ int sk_tls_reload(sk_tls *t, sk_err *err)
 
 time_t sk_tls_not_after(const sk_tls *t)
 {
-    return t->current->not_after;
+    pthread_mutex_lock((pthread_mutex_t *)&t->lock);
+    time_t when = t->current->not_after;
+    pthread_mutex_unlock((pthread_mutex_t *)&t->lock);
+    return when;
 }
 
 void sk_tls_install(sk_tls *t)

@@ -27,18 +27,21 @@ int main(int argc, char **argv)
     int rc = strncmp(argv[1], "in-cluster:", 11) == 0
                  ? sk_kube_config_in_cluster(&cfg, argv[1] + 11, &err)
                  : sk_kube_config_load(&cfg, argv[1], NULL, &err);
-    if (rc < 0) {
-        printf("{\"status\": -2, \"error\": \"%s\"}\n", err.msg);
-        return 0;
+    sk_kube *k = NULL;
+    if (rc == 0) {
+        k = sk_kube_new(&cfg, &err);
+        sk_kube_config_free(&cfg);
     }
-    sk_kube *k = sk_kube_new(&cfg, &err);
-    sk_kube_config_free(&cfg);
-    if (!k) {
-        printf("{\"status\": -2, \"error\": \"%s\"}\n", err.msg);
+    if (!k) { /* no configuration: status -2 */
+        json_t *res = json_pack("{s:i, s:s}", "status", -2, "error", err.msg);
+        char *line = json_dumps(res, JSON_COMPACT);
+        printf("%s\n", line);
+        free(line);
+        json_decref(res);
         return 0;
     }
     const char *verb = argv[2], *path = argv[3];
-    json_t *out = NULL, *in = argc > 4 ? NULL : NULL;
+    json_t *out = NULL, *in = NULL;
     long st = -1;
     if (strcmp(verb, "get") == 0) {
         st = sk_kube_get(k, path, &out, &err);
