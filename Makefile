@@ -37,7 +37,7 @@ FUZZ_PROBES := bin/clang:clang lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_r
 # `make bench` also drives wrk against the server and nginx as the ceiling.
 BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 
-.PHONY: all deps run test test-unit test-e2e test-asan valgrind bench fuzz clean
+.PHONY: all deps run test test-unit test-e2e test-asan test-tsan valgrind bench fuzz clean
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -104,6 +104,14 @@ test-asan: deps
 	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	  test-unit test-e2e
 
+# The multi-threaded parts (server, template watch) under ThreadSanitizer: a
+# race makes the server exit 66, and the suites check every exit status.
+test-tsan: deps
+	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
+	  build-tsan/spacekeeper build-tsan/kube-probe
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve.py build-tsan/spacekeeper
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_watch.py build-tsan/spacekeeper build-tsan/kube-probe
+
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)
 	SK_FIXTURES=test/fixtures CK_FORK=no valgrind --error-exitcode=1 --leak-check=full \
@@ -142,6 +150,6 @@ fuzz:
 	done
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)

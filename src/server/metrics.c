@@ -14,7 +14,7 @@ struct hook_stats {
     unsigned long requests[NCODES];
     unsigned long buckets[NBUCKETS]; /* non-cumulative; summed when rendered */
     unsigned long count;
-    double sum_seconds; /* updated under the sum lock */
+    unsigned long sum_ns; /* atomic; rendered in seconds */
     long in_flight;
     unsigned long allowed, denied, patched;
 };
@@ -22,7 +22,6 @@ struct hook_stats {
 struct sk_metrics {
     struct hook_stats hooks[SK_HOOK_COUNT];
     unsigned long reloads_ok, reloads_failed;
-    int sum_lock;
 };
 
 static const char *const PATHS[] = {"/mutate", "/validate", "other"};
@@ -68,10 +67,7 @@ void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds)
     if (b < NBUCKETS)
         ADD(&s->buckets[b], 1);
     ADD(&s->count, 1);
-    while (__atomic_exchange_n(&m->sum_lock, 1, __ATOMIC_ACQUIRE))
-        ;
-    s->sum_seconds += seconds;
-    __atomic_store_n(&m->sum_lock, 0, __ATOMIC_RELEASE);
+    ADD(&s->sum_ns, (unsigned long)(seconds * 1e9));
 }
 
 void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched)
@@ -115,7 +111,8 @@ void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges
                       "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"+Inf\"} %lu\n"
                       "controller_runtime_webhook_latency_seconds_sum{webhook=\"%s\"} %.9f\n"
                       "controller_runtime_webhook_latency_seconds_count{webhook=\"%s\"} %lu\n",
-                      PATHS[h], count, PATHS[h], m->hooks[h].sum_seconds, PATHS[h], count);
+                      PATHS[h], count, PATHS[h], (double)LOAD(&m->hooks[h].sum_ns) / 1e9,
+                      PATHS[h], count);
     }
     sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_in_flight Current number of "
                      "admission requests being served.\n"

@@ -87,6 +87,11 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     sk_log(SK_LOG_DEBUG, "http", "detail", msg, NULL); /* client misbehaviour, not ours */
 }
 
+static int draining(const sk_server *s)
+{
+    return __atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+}
+
 static enum MHD_Result send_body(struct MHD_Connection *c, struct request *rq, unsigned code,
                                  const char *type, char *body, int close_after)
 {
@@ -136,7 +141,7 @@ static enum MHD_Result reply_error(sk_server *s, struct MHD_Connection *c, struc
     json_decref(st);
     sk_log(SK_LOG_WARN, "request rejected", "path", sk_hook_path(rq->hook), "status",
            reason, "reason", msg, NULL);
-    return send_body(c, rq, code, "application/json", body, !rq->complete || s->draining);
+    return send_body(c, rq, code, "application/json", body, !rq->complete || draining(s));
 }
 
 static int is_json_type(const char *ct)
@@ -204,7 +209,7 @@ static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct req
     json_decref(resp);
     sk_decision_free(&d);
     sk_review_free(&r);
-    return send_body(c, rq, 200, "application/json", body, s->draining);
+    return send_body(c, rq, 200, "application/json", body, draining(s));
 }
 
 static sk_hook route(const char *url)
@@ -306,7 +311,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 {
     (void)addr, (void)len;
     sk_server *s = cls;
-    return __atomic_load_n(&s->draining, __ATOMIC_RELAXED) ? MHD_NO : MHD_YES;
+    return draining(s) ? MHD_NO : MHD_YES;
 }
 
 /* ---- health and metrics ---- */
@@ -315,8 +320,7 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
  * draining begins. */
 static int is_ready(const sk_server *s)
 {
-    return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) &&
-           !__atomic_load_n(&s->draining, __ATOMIC_RELAXED);
+    return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) && !draining(s);
 }
 
 static enum MHD_Result on_health(void *cls, struct MHD_Connection *c, const char *url,
