@@ -123,7 +123,7 @@ int sk_review_needs_policy(const sk_review *r)
 
 char *sk_base64_json(const json_t *v)
 {
-    char *raw = json_dumps(v, JSON_COMPACT);
+    char *raw = sk_json_dumps(v, JSON_COMPACT);
     if (!raw)
         return NULL;
     size_t n = strlen(raw);

@@ -215,7 +215,7 @@ static void print_text(const json_t *results, size_t skipped)
         size_t j;
         json_t *x;
         json_array_foreach(json_object_get(r, "patch"), j, x) {
-            char *v = json_dumps(json_object_get(x, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
+            char *v = sk_json_dumps(json_object_get(x, "value"), JSON_COMPACT | JSON_ENCODE_ANY);
             printf("  %-8s %s = %s\n", j ? "" : "defaults", sk_json_str(x, "path", NULL), v ? v : "");
             free(v);
         }

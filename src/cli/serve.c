@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "spacekeeper/arena.h"
 #include "spacekeeper/cli.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/server.h"
@@ -148,6 +149,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
 static int run(struct serve_opts *o)
 {
     sk_err err;
+    sk_arena_install(); /* decisions allocate their JSON per request (arena.h) */
     sk_doclist docs = SK_DOCLIST_INIT;
     sk_store *store = sk_store_new(o->server.policy.shared_namespace);
     sk_tls *tls = NULL;

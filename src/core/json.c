@@ -2,6 +2,8 @@
 
 #include <stdarg.h>
 
+#include "spacekeeper/buf.h"
+
 json_t *sk_json_at(const json_t *root, const char *const *path)
 {
     json_t *v = (json_t *)root;
@@ -56,4 +58,20 @@ const char *sk_json_type_name(const json_t *v)
     case JSON_NULL: return "null";
     }
     return "unknown";
+}
+
+static int append_chunk(const char *data, size_t size, void *ud)
+{
+    sk_buf_append(ud, data, size);
+    return 0;
+}
+
+char *sk_json_dumps(const json_t *v, size_t flags)
+{
+    sk_buf b = SK_BUF_INIT;
+    if (json_dump_callback(v, append_chunk, &b, flags) < 0) {
+        sk_buf_free(&b);
+        return NULL;
+    }
+    return sk_buf_steal(&b);
 }

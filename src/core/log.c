@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "spacekeeper/buf.h"
+#include "spacekeeper/json.h"
 
 static sk_log_level min_level = SK_LOG_INFO;
 static sk_log_format format = SK_LOG_TEXT;
@@ -56,7 +57,7 @@ static void text_value(sk_buf *b, const char *v)
         return;
     }
     json_t *s = json_string(v);
-    char *q = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;
+    char *q = s ? sk_json_dumps(s, JSON_ENCODE_ANY) : NULL;
     sk_buf_puts(b, q ? q : "\"\"");
     free(q);
     json_decref(s);
@@ -85,7 +86,7 @@ void sk_log(sk_log_level level, const char *msg, ...)
             if (v)
                 json_object_set_new(o, k, json_string(v));
         }
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = sk_json_dumps(o, JSON_COMPACT);
         sk_buf_puts(&line, s);
         free(s);
         json_decref(o);

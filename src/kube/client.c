@@ -209,7 +209,7 @@ static void status_error(long status, const json_t *body, const char *raw, sk_er
 static long perform(sk_kube *k, const char *method, const char *path, const char *query,
                     const char *content_type, const json_t *body, json_t **out, sk_err *err)
 {
-    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    char *payload = body ? sk_json_dumps(body, JSON_COMPACT) : NULL;
     long status = -1;
     for (int attempt = 0; attempt < 2; attempt++) {
         struct curl_slist *headers = NULL;

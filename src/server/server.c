@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "spacekeeper/admission.h"
+#include "spacekeeper/arena.h"
 #include "spacekeeper/docs.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
@@ -137,7 +138,7 @@ static enum MHD_Result reply_error(sk_server *s, struct MHD_Connection *c, struc
             reason = reasons[i].reason;
     json_t *st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "apiVersion", "v1", "kind", "Status",
                            "status", "Failure", "message", msg, "reason", reason, "code", code);
-    char *body = json_dumps(st, JSON_COMPACT);
+    char *body = sk_json_dumps(st, JSON_COMPACT);
     json_decref(st);
     sk_log(SK_LOG_WARN, "request rejected", "path", sk_hook_path(rq->hook), "status",
            reason, "reason", msg, NULL);
@@ -184,14 +185,13 @@ static void log_decision(const sk_review *r, const sk_decision *d, sk_hook hook)
     }
 }
 
-static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct request *rq)
+/* Parse, decide, encode: all of it on the thread's arena. Returns the
+ * response body (malloc'd) or NULL with *bad set to the reason for a 400. */
+static char *decide(sk_server *s, struct request *rq, sk_err *bad)
 {
-    rq->complete = 1;
     sk_review r;
-    sk_err err;
-    sk_review_status st = sk_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &r, &err);
-    if (st != SK_REVIEW_OK)
-        return reply_error(s, c, rq, 400, "%s", err.msg);
+    if (sk_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &r, bad) != SK_REVIEW_OK)
+        return NULL;
     sk_decision d = {0};
     int reviewed = sk_review_needs_policy(&r);
     if (reviewed) {
@@ -205,10 +205,22 @@ static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct req
     }
     json_t *resp = sk_review_response(&r, reviewed ? &d : NULL,
                                       rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
-    char *body = json_dumps(resp, JSON_COMPACT);
+    char *body = sk_json_dumps(resp, JSON_COMPACT);
     json_decref(resp);
     sk_decision_free(&d);
     sk_review_free(&r);
+    return body;
+}
+
+static enum MHD_Result review(sk_server *s, struct MHD_Connection *c, struct request *rq)
+{
+    rq->complete = 1;
+    sk_err bad;
+    sk_arena_begin();
+    char *body = decide(s, rq, &bad);
+    sk_arena_end();
+    if (!body)
+        return reply_error(s, c, rq, 400, "%s", bad.msg);
     return send_body(c, rq, 200, "application/json", body, draining(s));
 }
 

@@ -31,5 +31,6 @@ Suite *template_suite(void);
 Suite *admission_suite(void);
 Suite *docs_suite(void);
 Suite *kube_suite(void);
+Suite *arena_suite(void);
 
 #endif
