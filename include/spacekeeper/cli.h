@@ -5,7 +5,10 @@
 
 #define SK_VERSION "0.1.0"
 
+#include <getopt.h>
+
 #include "spacekeeper/docs.h"
+#include "spacekeeper/policy.h"
 #include "spacekeeper/template.h"
 
 int sk_cmd_check(int argc, char **argv);
@@ -15,6 +18,32 @@ int sk_cmd_certs(int argc, char **argv);
 /* Splits "a,b,c" into a NULL-terminated array of owned strings. */
 char **sk_cli_split_list(const char *text);
 void sk_cli_free_list(char **list);
+
+/* The policy flags check and serve share: --shared-namespace,
+ * --admin-groups and --controller-user. Their getopt codes start at
+ * SK_CLI_POLICY_OPT; a command lists SK_CLI_POLICY_OPTIONS among its long
+ * options and passes every code to sk_cli_policy_option. */
+enum { SK_CLI_POLICY_OPT = 1000, SK_CLI_OPT_SHARED = SK_CLI_POLICY_OPT, SK_CLI_OPT_ADMIN,
+       SK_CLI_OPT_CTRL };
+#define SK_CLI_POLICY_OPTIONS                                                  \
+    {"shared-namespace", required_argument, NULL, SK_CLI_OPT_SHARED},          \
+    {"admin-groups", required_argument, NULL, SK_CLI_OPT_ADMIN},               \
+    {"controller-user", required_argument, NULL, SK_CLI_OPT_CTRL}
+#define SK_CLI_POLICY_USAGE                                                                   \
+    "  --shared-namespace NS    namespace of cluster-wide templates (default "               \
+    SK_DEFAULT_SHARED_NAMESPACE ")\n"                                                         \
+    "  --admin-groups G,...     groups that may change OwnerOnly workspaces\n"                \
+    "  --controller-user U      identity allowed to stop workspaces and change system templates\n"
+
+typedef struct sk_cli_policy {
+    sk_policy_config cfg;
+    char **admin_groups; /* owned storage behind cfg.admin_groups, if set */
+} sk_cli_policy;
+
+void sk_cli_policy_init(sk_cli_policy *p);
+/* 1 if the option was one of the policy flags (and is now applied). */
+int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg);
+void sk_cli_policy_free(sk_cli_policy *p);
 
 /* Appends the documents of every path; prints the problem and returns -1 on
  * the first that cannot be read or parsed. */

@@ -20,11 +20,10 @@ struct check_opts {
     const char *old_path;
     const char *user;
     char **groups;
-    char **admin_groups;
     int op_set;
     sk_operation op;
     enum output output;
-    sk_policy_config policy;
+    sk_cli_policy policy;
 };
 
 static const char USAGE[] =
@@ -36,14 +35,12 @@ static const char USAGE[] =
     "  -t, --templates PATH     WorkspaceTemplates: a file, a directory or - (repeatable)\n"
     "  -f, --filename PATH      documents to check: Workspaces, WorkspaceTemplates or\n"
     "                           AdmissionReviews; a file, a directory or - (repeatable)\n"
-    "      --old PATH           the objects as they are now (makes the operation UPDATE)\n"
-    "      --operation OP       CREATE (default), UPDATE or DELETE\n"
-    "      --user NAME          the requesting user (stamped as created-by)\n"
-    "      --groups G,...       the user's groups\n"
-    "      --admin-groups G,... groups that may change OwnerOnly workspaces\n"
-    "      --shared-namespace NS  namespace of cluster-wide templates (default " SK_DEFAULT_SHARED_NAMESPACE ")\n"
-    "      --controller-user U  identity allowed to change system templates\n"
+    "  --old PATH               the objects as they are now (makes the operation UPDATE)\n"
+    "  --operation OP           CREATE (default), UPDATE or DELETE\n"
+    "  --user NAME              the requesting user (stamped as created-by)\n"
+    "  --groups G,...           the user's groups\n"
     "  -o, --output FORMAT      text (default), json or yaml\n"
+    SK_CLI_POLICY_USAGE
     "\n"
     "Exit status: 0 all admitted, 1 any denied, 2 bad usage or invalid input.\n";
 
@@ -57,7 +54,7 @@ static void add_path(const char ***list, size_t *n, const char *path)
 
 static int parse_args(int argc, char **argv, struct check_opts *o)
 {
-    enum { OPT_OLD = 256, OPT_OP, OPT_USER, OPT_GROUPS, OPT_ADMIN, OPT_SHARED, OPT_CTRL };
+    enum { OPT_OLD = 256, OPT_OP, OPT_USER, OPT_GROUPS };
     static const struct option longs[] = {
         {"templates", required_argument, NULL, 't'},
         {"filename", required_argument, NULL, 'f'},
@@ -66,15 +63,15 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
         {"operation", required_argument, NULL, OPT_OP},
         {"user", required_argument, NULL, OPT_USER},
         {"groups", required_argument, NULL, OPT_GROUPS},
-        {"admin-groups", required_argument, NULL, OPT_ADMIN},
-        {"shared-namespace", required_argument, NULL, OPT_SHARED},
-        {"controller-user", required_argument, NULL, OPT_CTRL},
+        SK_CLI_POLICY_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "t:f:o:h", longs, NULL)) != -1) {
+        if (sk_cli_policy_option(&o->policy, c, optarg))
+            continue;
         switch (c) {
         case 't': add_path(&o->templates, &o->n_templates, optarg); break;
         case 'f': add_path(&o->files, &o->n_files, optarg); break;
@@ -106,13 +103,6 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
             sk_cli_free_list(o->groups);
             o->groups = sk_cli_split_list(optarg);
             break;
-        case OPT_ADMIN:
-            sk_cli_free_list(o->admin_groups);
-            o->admin_groups = sk_cli_split_list(optarg);
-            o->policy.admin_groups = (const char *const *)o->admin_groups;
-            break;
-        case OPT_SHARED: o->policy.shared_namespace = optarg; break;
-        case OPT_CTRL: o->policy.controller_user = optarg; break;
         case 'h': fputs(USAGE, stdout); exit(0);
         default: return -1;
         }
@@ -188,7 +178,7 @@ static json_t *answer_review(const struct check_opts *o, const sk_store *store, 
     sk_decision d = {0};
     int reviewed = sk_review_needs_policy(&r);
     if (reviewed)
-        sk_policy_review(&o->policy, store, &r.req, &d);
+        sk_policy_review(&o->policy.cfg, store, &r.req, &d);
     json_t *resp = sk_review_response(&r, reviewed ? &d : NULL, SK_RESPOND_PATCH | SK_RESPOND_VERDICT);
     json_t *res = reviewed ? result_of(&d, doc->source)
                            : json_pack("{s:s, s:s, s:b}", "source", doc->source, "kind",
@@ -234,7 +224,7 @@ static void print_text(const json_t *results, size_t skipped)
 static int run_check(struct check_opts *o)
 {
     sk_doclist tdocs = SK_DOCLIST_INIT, fdocs = SK_DOCLIST_INIT, odocs = SK_DOCLIST_INIT;
-    sk_store *store = sk_store_new(o->policy.shared_namespace);
+    sk_store *store = sk_store_new(o->policy.cfg.shared_namespace);
     json_t *results = json_array();
     int status = 2;
     size_t skipped = 0;
@@ -242,13 +232,13 @@ static int run_check(struct check_opts *o)
     if (sk_cli_load_docs(o->templates, o->n_templates, &tdocs) < 0 ||
         sk_cli_load_docs(o->files, o->n_files, &fdocs) < 0 ||
         (o->old_path && sk_cli_load_docs(&o->old_path, 1, &odocs) < 0) ||
-        sk_cli_load_templates(&tdocs, store, o->policy.shared_namespace) < 0)
+        sk_cli_load_templates(&tdocs, store, o->policy.cfg.shared_namespace) < 0)
         goto out;
 
     /* Templates among the checked documents serve the workspaces beside them. */
     for (size_t i = 0; i < fdocs.n; i++) {
         if (is_kind(fdocs.items[i].value, SK_KIND_TEMPLATE) && in_our_group(fdocs.items[i].value)) {
-            sk_template *t = sk_template_new(fdocs.items[i].value, o->policy.shared_namespace, NULL);
+            sk_template *t = sk_template_new(fdocs.items[i].value, o->policy.cfg.shared_namespace, NULL);
             if (t)
                 sk_store_put(store, t);
         }
@@ -283,7 +273,7 @@ static int run_check(struct check_opts *o)
             .groups = (const char *const *)o->groups,
         };
         sk_decision d;
-        sk_policy_review(&o->policy, store, &req, &d);
+        sk_policy_review(&o->policy.cfg, store, &req, &d);
         json_array_append_new(results, result_of(&d, doc->source));
         sk_decision_free(&d);
     }
@@ -322,7 +312,7 @@ out:
 int sk_cmd_check(int argc, char **argv)
 {
     struct check_opts o = {0};
-    sk_policy_config_init(&o.policy);
+    sk_cli_policy_init(&o.policy);
     int status = 2;
     if (parse_args(argc, argv, &o) < 0)
         fputs(USAGE, stderr);
@@ -331,6 +321,6 @@ int sk_cmd_check(int argc, char **argv)
     free(o.templates);
     free(o.files);
     sk_cli_free_list(o.groups);
-    sk_cli_free_list(o.admin_groups);
+    sk_cli_policy_free(&o.policy);
     return status;
 }

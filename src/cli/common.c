@@ -35,6 +35,32 @@ void sk_cli_free_list(char **list)
     free(list);
 }
 
+void sk_cli_policy_init(sk_cli_policy *p)
+{
+    sk_policy_config_init(&p->cfg);
+    p->admin_groups = NULL;
+}
+
+int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg)
+{
+    switch (code) {
+    case SK_CLI_OPT_SHARED: p->cfg.shared_namespace = arg; return 1;
+    case SK_CLI_OPT_CTRL: p->cfg.controller_user = arg; return 1;
+    case SK_CLI_OPT_ADMIN:
+        sk_cli_free_list(p->admin_groups);
+        p->admin_groups = sk_cli_split_list(arg);
+        p->cfg.admin_groups = (const char *const *)p->admin_groups;
+        return 1;
+    }
+    return 0;
+}
+
+void sk_cli_policy_free(sk_cli_policy *p)
+{
+    sk_cli_free_list(p->admin_groups);
+    p->admin_groups = NULL;
+}
+
 int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs)
 {
     for (size_t i = 0; i < n; i++) {

@@ -26,9 +26,7 @@ static const char USAGE[] =
     "  --templates PATH         WorkspaceTemplates from a file or directory (repeatable);\n"
     "                           without it they are watched from the API server\n"
     "  --kubeconfig FILE        API server to watch (default: in-cluster, else ~/.kube/config)\n"
-    "  --shared-namespace NS    namespace of cluster-wide templates (default " SK_DEFAULT_SHARED_NAMESPACE ")\n"
-    "  --admin-groups G,...     groups that may change OwnerOnly workspaces\n"
-    "  --controller-user U      identity allowed to change system templates\n"
+    SK_CLI_POLICY_USAGE
     "  --threads N              worker threads (default: one per core)\n"
     "  --timeout SECONDS        close connections idle this long (default 30)\n"
     "  --shutdown-grace SECONDS time to finish in-flight requests on SIGTERM (default 25)\n"
@@ -41,7 +39,7 @@ struct serve_opts {
     const char **templates;
     size_t n_templates;
     const char *kubeconfig;
-    char **admin_groups;
+    sk_cli_policy policy;
     double grace;
 };
 
@@ -60,17 +58,15 @@ static int parse_number(const char *flag, const char *text, long min, long max, 
 
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
-    enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, SHARED, ADMIN, CTRL, THREADS, TIMEOUT,
-           GRACE, LEVEL, FORMAT, KUBECONFIG, HELP };
+    enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, THREADS, TIMEOUT, GRACE, LEVEL, FORMAT,
+           KUBECONFIG, HELP };
     static const struct option longs[] = {
         {"tls-cert", required_argument, NULL, CERT}, {"tls-key", required_argument, NULL, KEY},
         {"client-ca", required_argument, NULL, CA}, {"listen", required_argument, NULL, LISTEN},
         {"health-listen", required_argument, NULL, HEALTH},
         {"templates", required_argument, NULL, TPL},
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
-        {"shared-namespace", required_argument, NULL, SHARED},
-        {"admin-groups", required_argument, NULL, ADMIN},
-        {"controller-user", required_argument, NULL, CTRL},
+        SK_CLI_POLICY_OPTIONS,
         {"threads", required_argument, NULL, THREADS}, {"timeout", required_argument, NULL, TIMEOUT},
         {"shutdown-grace", required_argument, NULL, GRACE},
         {"log-level", required_argument, NULL, LEVEL}, {"log-format", required_argument, NULL, FORMAT},
@@ -82,6 +78,8 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+        if (sk_cli_policy_option(&o->policy, c, optarg))
+            continue;
         switch (c) {
         case CERT: o->cert = optarg; break;
         case KEY: o->key = optarg; break;
@@ -92,13 +90,6 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             o->templates = realloc(o->templates, (o->n_templates + 1) * sizeof *o->templates);
             o->templates[o->n_templates++] = optarg;
             break;
-        case SHARED: o->server.policy.shared_namespace = optarg; break;
-        case ADMIN:
-            sk_cli_free_list(o->admin_groups);
-            o->admin_groups = sk_cli_split_list(optarg);
-            o->server.policy.admin_groups = (const char *const *)o->admin_groups;
-            break;
-        case CTRL: o->server.policy.controller_user = optarg; break;
         case KUBECONFIG: o->kubeconfig = optarg; break;
         case THREADS:
             if (parse_number("--threads", optarg, 1, 1024, &n) < 0)
@@ -141,6 +132,7 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
         return -1;
     }
     sk_log_setup(level, format);
+    o->server.policy = o->policy.cfg;
     return 0;
 }
 
@@ -233,7 +225,7 @@ out:
 int sk_cmd_serve(int argc, char **argv)
 {
     struct serve_opts o = {.grace = 25};
-    sk_policy_config_init(&o.server.policy);
+    sk_cli_policy_init(&o.policy);
     o.server.listen = "0.0.0.0:8443";
     o.server.health_listen = "127.0.0.1:8081";
     int status = 2;
@@ -242,6 +234,6 @@ int sk_cmd_serve(int argc, char **argv)
     else
         status = run(&o);
     free(o.templates);
-    sk_cli_free_list(o.admin_groups);
+    sk_cli_policy_free(&o.policy);
     return status;
 }
