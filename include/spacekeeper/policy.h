@@ -24,6 +24,9 @@
 
 typedef enum sk_operation { SK_OP_CREATE, SK_OP_UPDATE, SK_OP_DELETE, SK_OP_CONNECT } sk_operation;
 
+/* Is this apiVersion ("group/version") in workspace.jupyter.org? NULL is not. */
+int sk_policy_owns_api_version(const char *api_version);
+
 int sk_operation_parse(const char *text, sk_operation *out);
 const char *sk_operation_name(sk_operation op);
 

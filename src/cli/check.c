@@ -132,7 +132,7 @@ static int is_kind(const json_t *doc, const char *kind)
 static int in_our_group(const json_t *doc)
 {
     const char *api = sk_json_str(doc, "apiVersion", NULL);
-    return api && strncmp(api, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) == 0;
+    return sk_policy_owns_api_version(api);
 }
 
 static const char *ns_of(const json_t *doc)

@@ -82,7 +82,7 @@ int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *s
         const char *api = sk_json_str(d->value, "apiVersion", NULL);
         /* A manifests directory holds Namespaces, Kustomizations and the
          * like beside the templates: only our own group matters here. */
-        if (!api || strncmp(api, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) != 0)
+        if (!sk_policy_owns_api_version(api))
             continue;
         if (!kind || strcmp(kind, SK_KIND_TEMPLATE) != 0) {
             fprintf(stderr, "spacekeeper: %s: kind \"%s\" is not a %s\n", d->source,

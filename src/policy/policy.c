@@ -860,6 +860,11 @@ static void review_template(struct eval *ev)
 
 /* ---- entry point ---- */
 
+int sk_policy_owns_api_version(const char *api_version)
+{
+    return api_version && strncmp(api_version, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) == 0;
+}
+
 static const char *const OPERATIONS[] = {"CREATE", "UPDATE", "DELETE", "CONNECT", NULL};
 
 int sk_operation_parse(const char *text, sk_operation *out)
@@ -920,7 +925,7 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
     }
 
     const char *api = sk_json_str(subject, "apiVersion", NULL);
-    if (!api || strncmp(api, SK_API_GROUP "/", strlen(SK_API_GROUP "/")) != 0)
+    if (!sk_policy_owns_api_version(api))
         violation(&ev, "apiVersion", "apiVersion \"%s\" is not in group %s (expected %s)",
                   api ? api : "", SK_API_GROUP, SK_API_VERSION);
     else if (strcmp(out->kind, SK_KIND_WORKSPACE) == 0)
