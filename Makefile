@@ -8,12 +8,14 @@ OPT      ?= -O2
 SAN      ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Iinclude $(SAN)
 CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 PYTHON   := /usr/bin/python3
 
-LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c src/kube/*.c)
-CLI_SRC  := $(wildcard src/cli/*.c)
+LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c src/kube/*.c \
+              src/controller/*.c)
+CTRL_SRC := src/cli/controller.c
+CLI_SRC  := $(filter-out $(CTRL_SRC),$(wildcard src/cli/*.c))
 TEST_SRC := $(wildcard test/unit/*.c)
 LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -21,6 +23,7 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
 LIB      := $(BUILD)/libspacekeeper.a
 BIN      := $(BUILD)/spacekeeper
+CTRL     := $(BUILD)/spacekeeper-controller
 UNIT     := $(BUILD)/unit-tests
 BENCH    := $(BUILD)/bench-policy
 PROBE    := $(BUILD)/kube-probe
@@ -40,7 +43,7 @@ BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 .PHONY: all deps run test test-unit test-e2e test-asan test-tsan valgrind bench fuzz clean
 .DEFAULT_GOAL := all
 
-all: $(BIN)
+all: $(BIN) $(CTRL)
 
 deps:
 	@missing=""; \
@@ -69,6 +72,9 @@ $(LIB): $(LIB_OBJ)
 
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
+
+$(CTRL): $(BUILD)/src/cli/controller.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
 $(UNIT): $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(CHECK_LIBS)
@@ -152,4 +158,4 @@ fuzz:
 clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
--include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/cli/controller.d

@@ -20,6 +20,7 @@ typedef struct sk_kube_config {
     char *token_file;           /* one re-read whenever the file changes */
     int insecure;               /* insecure-skip-tls-verify */
     char *namespace;            /* the context's namespace, or the pod's */
+    long timeout_ms;            /* per request (not watches); 0: 30 s */
 } sk_kube_config;
 
 /* From a kubeconfig: `path`, else $KUBECONFIG (first entry), else
@@ -39,6 +40,8 @@ typedef struct sk_kube sk_kube;
 sk_kube *sk_kube_new(const sk_kube_config *cfg, sk_err *err); /* cfg is copied */
 void sk_kube_free(sk_kube *k);
 
+/* A path may carry its own query ("...?labelSelector=x"); the client's
+ * parameters are appended to it. */
 long sk_kube_get(sk_kube *k, const char *path, json_t **out, sk_err *err);
 /* One page of a LIST: limit 0 for all; cont NULL for the first page. */
 long sk_kube_list(sk_kube *k, const char *path, unsigned limit, const char *cont, json_t **out,

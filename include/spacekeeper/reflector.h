@@ -25,6 +25,10 @@ sk_reflector *sk_reflector_start(sk_kube *k, const char *path, unsigned page_siz
 void sk_reflector_stop(sk_reflector *r);
 
 int sk_reflector_synced(const sk_reflector *r);          /* first full LIST done */
+/* The copy is current: a LIST or a watch event (bookmarks included) has
+ * come through since the last error. A restarted API server makes it 0
+ * until the resumed watch delivers something. */
+int sk_reflector_live(const sk_reflector *r);
 unsigned long sk_reflector_restarts(const sk_reflector *r); /* watches lost to errors */
 unsigned long sk_reflector_relists(const sk_reflector *r);  /* LISTs after the first */
 

@@ -71,6 +71,7 @@ sk_kube *sk_kube_new(const sk_kube_config *cfg, sk_err *err)
         .token_file = dup_or_null(cfg->token_file),
         .insecure = cfg->insecure,
         .namespace = dup_or_null(cfg->namespace),
+        .timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : REQUEST_TIMEOUT_S * 1000,
     };
     size_t n = strlen(k->cfg.server); /* "https://h:p/" -> "https://h:p" */
     while (n > 8 && k->cfg.server[n - 1] == '/')
@@ -142,8 +143,8 @@ static CURL *new_handle(sk_kube *k, const char *method, const char *path, const 
     if (!h)
         return NULL;
     sk_buf url = SK_BUF_INIT;
-    sk_buf_printf(&url, "%s%s%s%s", k->cfg.server, path, query && *query ? "?" : "",
-                  query ? query : "");
+    sk_buf_printf(&url, "%s%s%s%s", k->cfg.server, path,
+                  query && *query ? (strchr(path, '?') ? "&" : "?") : "", query ? query : "");
     curl_easy_setopt(h, CURLOPT_URL, url.data);
     sk_buf_free(&url);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
@@ -215,7 +216,9 @@ static long perform(sk_kube *k, const char *method, const char *path, const char
         struct curl_slist *headers = NULL;
         CURL *h = new_handle(k, method, path, query, &headers, content_type, attempt > 0);
         sk_buf resp = SK_BUF_INIT;
-        curl_easy_setopt(h, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, k->cfg.timeout_ms);
+        if (k->cfg.timeout_ms < CONNECT_TIMEOUT_S * 1000)
+            curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, k->cfg.timeout_ms);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
         if (payload)

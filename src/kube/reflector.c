@@ -24,6 +24,7 @@ struct sk_reflector {
     pthread_cond_t wake;
     int stop;
     int synced;
+    int live;         /* the last LIST or watch event came through: the copy is current */
     unsigned long restarts, lists;
     char rv[128];     /* resourceVersion to resume from */
     int need_list;    /* set by a 410 inside the stream */
@@ -98,6 +99,7 @@ static int list_all(sk_reflector *r)
         r->ops.replace(r->ud, items);
         __atomic_add_fetch(&r->lists, 1, __ATOMIC_RELAXED);
         __atomic_store_n(&r->synced, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&r->live, 1, __ATOMIC_RELEASE);
         char n[32];
         snprintf(n, sizeof n, "%zu", json_array_size(items));
         sk_log(SK_LOG_INFO, "listed", "path", r->path, "items", n, "resourceVersion", r->rv, NULL);
@@ -109,6 +111,7 @@ static int list_all(sk_reflector *r)
 static int on_event(void *ud, const char *type, json_t *obj)
 {
     sk_reflector *r = ud;
+    __atomic_store_n(&r->live, strcmp(type, "ERROR") != 0, __ATOMIC_RELEASE);
     if (strcmp(type, "ADDED") == 0 || strcmp(type, "MODIFIED") == 0) {
         r->ops.upsert(r->ud, obj);
         copy_rv(r, obj);
@@ -136,6 +139,7 @@ static void *run(void *p)
     int need_list = 1;
     while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
         if (need_list) {
+            __atomic_store_n(&r->live, 0, __ATOMIC_RELEASE);
             if (list_all(r) < 0) {
                 pause_for(r, backoff);
                 backoff = next_backoff(backoff);
@@ -157,6 +161,7 @@ static void *run(void *p)
             backoff = BACKOFF_MIN_S; /* the server closed a healthy watch: resume */
             continue;
         }
+        __atomic_store_n(&r->live, 0, __ATOMIC_RELEASE);
         __atomic_add_fetch(&r->restarts, 1, __ATOMIC_RELAXED);
         sk_log(SK_LOG_WARN, "watch lost; keeping the last known objects and retrying", "path",
                r->path, "reason", err.msg[0] ? err.msg : "stream ended", NULL);
@@ -202,6 +207,11 @@ void sk_reflector_stop(sk_reflector *r)
 int sk_reflector_synced(const sk_reflector *r)
 {
     return __atomic_load_n(&r->synced, __ATOMIC_ACQUIRE);
+}
+
+int sk_reflector_live(const sk_reflector *r)
+{
+    return __atomic_load_n(&r->live, __ATOMIC_ACQUIRE);
 }
 
 unsigned long sk_reflector_restarts(const sk_reflector *r)

@@ -1,6 +1,9 @@
 #include "spacekeeper/metrics.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+
+#include "spacekeeper/histogram.h"
 
 static const double BUCKETS[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
                                  0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,  5, 10};
@@ -12,9 +15,7 @@ static const unsigned CODES[] = {200, 400, 403, 404, 405, 413, 415, 500, 503};
 
 struct hook_stats {
     unsigned long requests[NCODES];
-    unsigned long buckets[NBUCKETS]; /* non-cumulative; summed when rendered */
-    unsigned long count;
-    unsigned long sum_ns; /* atomic; rendered in seconds */
+    sk_histogram latency;
     long in_flight;
     unsigned long allowed, denied, patched;
 };
@@ -34,6 +35,8 @@ sk_metrics *sk_metrics_new(void)
     sk_metrics *m = calloc(1, sizeof *m);
     if (!m)
         abort();
+    for (int h = 0; h < SK_HOOK_COUNT; h++)
+        sk_histogram_init(&m->hooks[h].latency, BUCKETS, NBUCKETS);
     return m;
 }
 
@@ -61,13 +64,7 @@ void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds)
         if (CODES[i] == code)
             c = i;
     ADD(&s->requests[c], 1);
-    size_t b = 0;
-    while (b < NBUCKETS && seconds > BUCKETS[b])
-        b++;
-    if (b < NBUCKETS)
-        ADD(&s->buckets[b], 1);
-    ADD(&s->count, 1);
-    ADD(&s->sum_ns, (unsigned long)(seconds * 1e9));
+    sk_histogram_observe(&s->latency, seconds);
 }
 
 void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched)
@@ -100,19 +97,9 @@ void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges
                      "of processing admission requests.\n"
                      "# TYPE controller_runtime_webhook_latency_seconds histogram\n");
     for (int h = 0; h < SK_HOOK_COUNT; h++) {
-        unsigned long cum = 0;
-        for (size_t b = 0; b < NBUCKETS; b++) {
-            cum += LOAD(&m->hooks[h].buckets[b]);
-            sk_buf_printf(out, "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"%g\"} %lu\n",
-                          PATHS[h], BUCKETS[b], cum);
-        }
-        unsigned long count = LOAD(&m->hooks[h].count);
-        sk_buf_printf(out,
-                      "controller_runtime_webhook_latency_seconds_bucket{webhook=\"%s\",le=\"+Inf\"} %lu\n"
-                      "controller_runtime_webhook_latency_seconds_sum{webhook=\"%s\"} %.9f\n"
-                      "controller_runtime_webhook_latency_seconds_count{webhook=\"%s\"} %lu\n",
-                      PATHS[h], count, PATHS[h], (double)LOAD(&m->hooks[h].sum_ns) / 1e9,
-                      PATHS[h], count);
+        char labels[64];
+        snprintf(labels, sizeof labels, "webhook=\"%s\"", PATHS[h]);
+        sk_histogram_render(&m->hooks[h].latency, out, "controller_runtime_webhook_latency_seconds", labels);
     }
     sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_in_flight Current number of "
                      "admission requests being served.\n"

@@ -15,6 +15,7 @@
 #include "spacekeeper/admission.h"
 #include "spacekeeper/arena.h"
 #include "spacekeeper/docs.h"
+#include "spacekeeper/health.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/metrics.h"
@@ -25,7 +26,8 @@
 
 struct sk_server {
     sk_server_config cfg;
-    struct MHD_Daemon *daemon, *health;
+    struct MHD_Daemon *daemon;
+    sk_health *health;
     char *client_ca_pem;
     sk_metrics *metrics;
     long in_flight;
@@ -335,35 +337,25 @@ static int is_ready(const sk_server *s)
     return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) && !draining(s);
 }
 
-static enum MHD_Result on_health(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version, const char *data,
-                                 size_t *size, void **req_cls)
+static int health_ready(void *ud)
 {
-    (void)version, (void)data, (void)size, (void)req_cls;
-    sk_server *s = cls;
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return send_body(c, NULL, 405, "text/plain", strdup("only GET\n"), 0);
-    if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0)
-        return send_body(c, NULL, 200, "text/plain", strdup("ok\n"), 0);
-    if (strcmp(url, "/readyz") == 0)
-        return is_ready(s) ? send_body(c, NULL, 200, "text/plain", strdup("ok\n"), 0)
-                           : send_body(c, NULL, 503, "text/plain", strdup("not ready\n"), 0);
-    if (strcmp(url, "/metrics") == 0) {
-        sk_buf out = SK_BUF_INIT;
-        sk_store_read_lock(s->cfg.store);
-        sk_metrics_gauges g = {
-            .templates = sk_store_count(s->cfg.store),
-            .cert_not_after = (double)sk_tls_not_after(s->cfg.tls),
-            .ready = is_ready(s),
-            .watching = s->cfg.watch != NULL,
-            .watch_restarts = s->cfg.watch ? sk_reflector_restarts(s->cfg.watch) : 0,
-            .relists = s->cfg.watch ? sk_reflector_relists(s->cfg.watch) : 0,
-        };
-        sk_store_unlock(s->cfg.store);
-        sk_metrics_render(s->metrics, &out, &g);
-        return send_body(c, NULL, 200, "text/plain; version=0.0.4", sk_buf_steal(&out), 0);
-    }
-    return send_body(c, NULL, 404, "text/plain", strdup("not found: try /healthz, /readyz or /metrics\n"), 0);
+    return is_ready(ud);
+}
+
+static void health_metrics(void *ud, sk_buf *out)
+{
+    sk_server *s = ud;
+    sk_store_read_lock(s->cfg.store);
+    sk_metrics_gauges g = {
+        .templates = sk_store_count(s->cfg.store),
+        .cert_not_after = (double)sk_tls_not_after(s->cfg.tls),
+        .ready = is_ready(s),
+        .watching = s->cfg.watch != NULL,
+        .watch_restarts = s->cfg.watch ? sk_reflector_restarts(s->cfg.watch) : 0,
+        .relists = s->cfg.watch ? sk_reflector_relists(s->cfg.watch) : 0,
+    };
+    sk_store_unlock(s->cfg.store);
+    sk_metrics_render(s->metrics, out, &g);
 }
 
 /* ---- lifecycle ---- */
@@ -381,7 +373,7 @@ unsigned sk_server_port(const sk_server *s)
 
 unsigned sk_server_health_port(const sk_server *s)
 {
-    return bound_port(s->health);
+    return sk_health_port(s->health);
 }
 
 sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
@@ -431,19 +423,9 @@ sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
         goto fail;
     }
     if (cfg->health_listen && *cfg->health_listen) {
-        struct sockaddr_storage haddr;
-        if (sk_parse_listen(cfg->health_listen, &haddr, err) < 0)
+        static const sk_health_ops health_ops = {health_ready, health_metrics};
+        if (!(s->health = sk_health_start(cfg->health_listen, &health_ops, s, err)))
             goto fail;
-        unsigned hflags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-        if (haddr.ss_family == AF_INET6)
-            hflags |= MHD_USE_IPv6;
-        s->health = MHD_start_daemon(hflags, 0, NULL, NULL, on_health, s, MHD_OPTION_SOCK_ADDR,
-                                     &haddr, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-                                     MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
-        if (!s->health) {
-            sk_err_set(err, "cannot serve health checks on %s (address in use?)", cfg->health_listen);
-            goto fail;
-        }
     }
     return s;
 fail:
@@ -494,8 +476,7 @@ void sk_server_free(sk_server *s)
         return;
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
-    if (s->health)
-        MHD_stop_daemon(s->health);
+    sk_health_free(s->health);
     sk_metrics_free(s->metrics);
     free(s->client_ca_pem);
     free(s);
