@@ -99,11 +99,12 @@ test-unit: $(UNIT) $(BIN)
 	SK_PATCH_LOG=$(BUILD)/patches.jsonl SK_FIXTURES=test/fixtures CK_FORK=no $(UNIT)
 	$(PYTHON) test/verify_patches.py $(BUILD)/patches.jsonl
 
-test-e2e: $(BIN) $(PROBE)
+test-e2e: $(BIN) $(CTRL) $(PROBE)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
+	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -114,9 +115,11 @@ test-asan: deps
 # race makes the server exit 66, and the suites check every exit status.
 test-tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
-	  build-tsan/spacekeeper build-tsan/kube-probe
+	  build-tsan/spacekeeper build-tsan/spacekeeper-controller build-tsan/kube-probe
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve.py build-tsan/spacekeeper
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_watch.py build-tsan/spacekeeper build-tsan/kube-probe
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_controller.py build-tsan/spacekeeper \
+	  build-tsan/spacekeeper-controller
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)

@@ -8,7 +8,13 @@ loopback, bearer tokens (or client certificates), and the real wire format.
   BOOKMARK events when asked for, and an ERROR event with a 410 Status when the
   resourceVersion is older than the compaction point.
 - Writes: POST (409 AlreadyExists), PUT with a resourceVersion precondition
-  (409 Conflict), PATCH (merge and JSON patch), DELETE; every error is a Status.
+  (409 Conflict), PATCH (merge and JSON patch; a resourceVersion in the
+  patched object is a precondition too, 409 Conflict), DELETE; every error
+  is a Status.
+- Any API group: /api/v1/... and /apis/GROUP/VERSION/..., namespaced or not;
+  labelSelector on lists and watches (key, key=value, key!=value, !key);
+  the status subresource for workspaces, pods and daemonsets (writes to the
+  object keep its status, writes to /status change only the status).
 - restart() drops every connection mid-stream and listens again on the same
   port with the same state, as an API server restart looks to a client.
 """
@@ -26,6 +32,29 @@ import uuid
 import jsonpatch
 
 GROUP_PREFIX = "/apis/workspace.jupyter.org/v1alpha1"
+STATUS_SUBRESOURCE = {"workspaces", "pods", "daemonsets"}
+KINDS = {"workspacetemplates": "WorkspaceTemplate", "workspaces": "Workspace", "pods": "Pod",
+         "leases": "Lease", "events": "Event", "daemonsets": "DaemonSet", "nodes": "Node"}
+
+
+def label_selector_matches(selector, labels):
+    """Kubernetes' equality-based selector: terms ANDed."""
+    labels = labels or {}
+    for term in filter(None, (t.strip() for t in (selector or "").split(","))):
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k) == v:
+                return False
+        elif "==" in term or "=" in term:
+            k, v = term.replace("==", "=").split("=", 1)
+            if labels.get(k) != v:
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
 
 
 def status(code, reason, message):
@@ -59,6 +88,7 @@ class FakeAPIServer:
         self.snapshots = {}      # continue-token id -> (rv, [objects])
         self.requests = []       # (method, path, query dict, authorized by)
         self.generation = 0      # bumped by stop(): open streams end
+        self.writes = []         # (method, resource, namespace, name) of every write
         self.server = None
         self.port = 0
         self._start(0)
@@ -122,6 +152,8 @@ class FakeAPIServer:
         with self.cond:
             old = self.objects.get(key)
             md.setdefault("uid", old["metadata"]["uid"] if old else str(uuid.uuid4()))
+            md.setdefault("creationTimestamp", old["metadata"].get("creationTimestamp") if old else
+                          time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             self.objects[key] = obj
             self._bump("MODIFIED" if old else "ADDED", resource, obj)
             return copy.deepcopy(obj)
@@ -148,6 +180,24 @@ class FakeAPIServer:
             self.compacted = self.rv + 1
             self.events = []
             self.snapshots = {}
+
+    def get(self, namespace, name, resource="workspacetemplates"):
+        with self.cond:
+            obj = self.objects.get((resource, namespace, name))
+            return copy.deepcopy(obj) if obj else None
+
+    def list_of(self, resource, namespace=None):
+        with self.cond:
+            return [copy.deepcopy(o) for (res, ns, _), o in self.objects.items()
+                    if res == resource and (namespace is None or ns == namespace)]
+
+    def events_for(self, name, reason=None):
+        """Events whose involvedObject is `name` (and of `reason`)."""
+        return [e for e in self.list_of("events") if e.get("involvedObject", {}).get("name") == name
+                and (reason is None or e.get("reason") == reason)]
+
+    def write_count(self, resource, method=None):
+        return sum(1 for m, r, _, _ in self.writes if r == resource and (method is None or m == method))
 
     def count(self, method, path_suffix, **query):
         return sum(1 for m, p, q, _ in self.requests
@@ -197,15 +247,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(n)) if n else None
 
     def route(self):
-        """(resource, namespace, name) from the path, or None."""
+        """(resource, namespace, name, subresource) from the path, or None."""
         path = urllib.parse.urlsplit(self.path).path
-        for prefix in (GROUP_PREFIX, "/api/v1"):
-            if path.startswith(prefix + "/"):
-                parts = path[len(prefix) + 1:].split("/")
-                if parts[0] == "namespaces" and len(parts) >= 3:
-                    return parts[2], parts[1], parts[3] if len(parts) > 3 else None
-                return parts[0], None, parts[1] if len(parts) > 1 else None
-        return None
+        parts = path.strip("/").split("/")
+        if parts[:2] == ["api", "v1"]:
+            parts = parts[2:]
+        elif len(parts) >= 3 and parts[0] == "apis":
+            parts = parts[3:]
+        else:
+            return None
+        if not parts or not parts[0]:
+            return None
+        if parts[0] == "namespaces" and len(parts) >= 3:
+            parts, ns = parts[2:], parts[1]
+        else:
+            ns = None
+        return parts[0], ns, parts[1] if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None
 
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
@@ -217,11 +274,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         r = self.route()
         if not r:
             return self.fail(404, "NotFound", f"the server could not find the requested resource ({url.path})")
-        resource, ns, name = r
+        resource, ns, name, self.subresource = r
         if method == "GET" and name is None:
             if query.get("watch") in ("1", "true"):
                 return self.watch(resource, ns, query)
             return self.list(resource, ns, query)
+        if method != "GET":
+            self.api.writes.append((method, resource, ns or "", name))
         getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
 
     def do_GET(self):
@@ -241,9 +300,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     # ---- verbs ----
 
-    def matching(self, resource, ns):
+    def matching(self, resource, ns, selector=None):
         return sorted((o for (res, ons, _), o in self.api.objects.items()
-                       if res == resource and (ns is None or ons == ns)),
+                       if res == resource and (ns is None or ons == ns)
+                       and label_selector_matches(selector, o["metadata"].get("labels"))),
                       key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
     def list(self, resource, ns, query):
@@ -260,7 +320,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                      "display a consistent list result. You can start a new list "
                                                      "without the continue parameter.")
             else:
-                rv, items, offset = api.rv, copy.deepcopy(self.matching(resource, ns)), 0
+                rv, items, offset = api.rv, copy.deepcopy(self.matching(resource, ns, query.get("labelSelector"))), 0
         page = items[offset:offset + limit] if limit else items[offset:]
         md = {"resourceVersion": str(rv)}
         if limit and offset + limit < len(items):
@@ -269,7 +329,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 api.snapshots[sid] = (rv, items)
             md["continue"] = base64.b64encode(json.dumps({"id": sid, "offset": offset + limit}).encode()).decode()
             md["remainingItemCount"] = len(items) - offset - limit
-        kind = "WorkspaceTemplateList" if resource == "workspacetemplates" else "List"
+        kind = KINDS.get(resource, "") + "List" if resource in KINDS else "List"
         self.send_json(200, {"kind": kind, "apiVersion": "workspace.jupyter.org/v1alpha1",
                              "metadata": md, "items": page})
 
@@ -289,6 +349,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         bookmarks = query.get("allowWatchBookmarks") == "true"
         deadline = time.time() + timeout
         rv_param = query.get("resourceVersion")
+        selector = query.get("labelSelector")
         generation = api.generation
         try:
             with api.cond:
@@ -298,7 +359,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     self.wfile.write(b"0\r\n\r\n")
                     return
                 if not rv_param or rv_param == "0":
-                    for o in self.matching(resource, ns):
+                    for o in self.matching(resource, ns, selector):
                         send({"type": "ADDED", "object": o})
                     since = api.rv
                 else:
@@ -310,7 +371,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                         return  # cut mid-stream, as a dying server does
                     current = api.rv
                     pending = [e for e in api.events if e[0] > since and e[2] == resource
-                               and (ns is None or e[3]["metadata"].get("namespace") == ns)]
+                               and (ns is None or e[3]["metadata"].get("namespace") == ns)
+                               and label_selector_matches(selector, e[3]["metadata"].get("labels"))]
                     if not pending:
                         api.cond.wait(timeout=min(0.2, max(0.0, deadline - time.time())))
                 for rv, kind, _, obj in pending:
@@ -318,8 +380,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     since = rv
                 if bookmarks and time.time() - last_bookmark >= api.bookmark_seconds:
                     since = max(since, current)  # every event up to it has been sent
-                    send({"type": "BOOKMARK", "object": {"kind": "WorkspaceTemplate",
-                                                         "apiVersion": "workspace.jupyter.org/v1alpha1",
+                    send({"type": "BOOKMARK", "object": {"kind": KINDS.get(resource, "Object"),
                                                          "metadata": {"resourceVersion": str(since)}}})
                     last_bookmark = time.time()
             self.wfile.write(b"0\r\n\r\n")
@@ -327,6 +388,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
         finally:
             self.close_connection = True
+
+    def write(self, resource, cur, new):
+        """Stores `new` in place of `cur` with the status subresource's rules."""
+        if resource in STATUS_SUBRESOURCE:
+            if self.subresource == "status":
+                new = dict(cur, status=new.get("status"))
+            elif "status" in cur:
+                new["status"] = cur["status"]
+            else:
+                new.pop("status", None)
+        return self.api.put(new, resource)
+
+    def conflict(self, resource, name):
+        return self.fail(409, "Conflict",
+                         f'Operation cannot be fulfilled on {resource} "{name}": the object has been '
+                         "modified; please apply your changes to the latest version and try again")
 
     def do_get_object(self, resource, ns, name):
         obj = self.api.objects.get((resource, ns or "", name))
@@ -351,11 +428,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if not cur:
                 return self.fail(404, "NotFound", f'{resource} "{name}" not found')
             if obj["metadata"].get("resourceVersion") != cur["metadata"]["resourceVersion"]:
-                return self.fail(409, "Conflict",
-                                 f'Operation cannot be fulfilled on {resource}.workspace.jupyter.org "{name}": '
-                                 "the object has been modified; please apply your changes to the latest "
-                                 "version and try again")
-            self.send_json(200, self.api.put(obj, resource))
+                return self.conflict(resource, name)
+            self.send_json(200, self.write(resource, cur, obj))
 
     def do_patch_object(self, resource, ns, name):
         ctype = self.headers.get("Content-Type", "")
@@ -373,7 +447,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     return self.fail(422, "Invalid", str(e))
             else:
                 return self.fail(415, "UnsupportedMediaType", f"the media type {ctype} is not supported")
-            self.send_json(200, self.api.put(new, resource))
+            # a resourceVersion the patch sets is a precondition, as on a PUT
+            rv = (new.get("metadata") or {}).get("resourceVersion")
+            if rv and rv != cur["metadata"]["resourceVersion"]:
+                return self.conflict(resource, name)
+            self.send_json(200, self.write(resource, cur, new))
 
     def do_delete_object(self, resource, ns, name):
         if (resource, ns or "", name) not in self.api.objects:
