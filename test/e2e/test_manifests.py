@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
+CTRL = os.path.join(os.path.dirname(BIN), "spacekeeper-controller")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 MANIFESTS = os.path.join(ROOT, "manifests")
 EXAMPLES = sorted(glob.glob(os.path.join(MANIFESTS, "examples", "*.yaml")))
@@ -132,12 +133,31 @@ class ManifestsTest(unittest.TestCase):
         labels = spec["template"]["metadata"]["labels"]
         self.assertEqual(spec["selector"]["matchLabels"].items() - labels.items(), set())
         self.assertEqual(self.service["spec"]["selector"].items() - labels.items(), set())
-        pdb = by_kind(self.objs, "PodDisruptionBudget")[0]
+        c, ports = self.assert_hardened(self.deploy, "spacekeeper")
+        self.assertIn(f"--listen=0.0.0.0:{ports['https']}", c["args"])
+        https = [p for p in self.service["spec"]["ports"] if p["port"] == 443][0]
+        self.assertEqual(https["targetPort"], "https")
+        # templates are watched from the API (in-cluster config), not read from files
+        self.assertFalse([a for a in c["args"] if a.startswith("--templates")])
+        self.assertTrue(pod.get("automountServiceAccountToken", True))
+        self.assertEqual(pod["serviceAccountName"], "spacekeeper")
+
+    def assert_hardened(self, deploy, pdb_name):
+        """Pod security, probes, resources, anti-affinity and a PDB; returns
+        the container and its named ports."""
+        spec = deploy["spec"]
+        self.assertGreaterEqual(spec["replicas"], 2)
+        pod = spec["template"]["spec"]
+        labels = spec["template"]["metadata"]["labels"]
+        pdb = by_kind(self.objs, "PodDisruptionBudget", pdb_name)[0]
+        self.assertEqual(pdb["spec"]["selector"]["matchLabels"], spec["selector"]["matchLabels"])
         self.assertEqual(pdb["spec"]["selector"]["matchLabels"].items() - labels.items(), set())
         self.assertGreaterEqual(pdb["spec"]["minAvailable"], 1)
         anti = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
         self.assertEqual(anti["podAffinityTerm"]["topologyKey"], "kubernetes.io/hostname")
+        self.assertEqual(anti["podAffinityTerm"]["labelSelector"]["matchLabels"], spec["selector"]["matchLabels"])
         self.assertTrue(pod["securityContext"]["runAsNonRoot"])
+        self.assertEqual(pod["securityContext"]["seccompProfile"], {"type": "RuntimeDefault"})
         (c,) = pod["containers"]
         sc = c["securityContext"]
         self.assertFalse(sc["allowPrivilegeEscalation"])
@@ -149,24 +169,57 @@ class ManifestsTest(unittest.TestCase):
         self.assertEqual(c["readinessProbe"]["httpGet"], {"path": "/readyz", "port": "health"})
         self.assertEqual(c["livenessProbe"]["httpGet"], {"path": "/healthz", "port": "health"})
         self.assertIn(f"--health-listen=0.0.0.0:{ports['health']}", c["args"])
-        self.assertIn(f"--listen=0.0.0.0:{ports['https']}", c["args"])
-        https = [p for p in self.service["spec"]["ports"] if p["port"] == 443][0]
-        self.assertEqual(https["targetPort"], "https")
-        # templates are watched from the API (in-cluster config), not read from files
-        self.assertFalse([a for a in c["args"] if a.startswith("--templates")])
-        self.assertTrue(pod.get("automountServiceAccountToken", True))
-        self.assertEqual(pod["serviceAccountName"], "spacekeeper")
+        return c, ports
+
+    def binding_for(self, kind, role):
+        (binding,) = [b for b in by_kind(self.objs, kind) if b["roleRef"]["name"] == role["metadata"]["name"]]
+        return binding
 
     def test_rbac_reads_templates_and_nothing_else(self):
-        roles = by_kind(self.objs, "ClusterRole")
-        self.assertFalse([o for o in self.objs if o["kind"] == "Role"])
-        (role,) = roles
+        role = by_kind(self.objs, "ClusterRole", "spacekeeper-webhook")[0]
         self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
                                           "resources": ["workspacetemplates"],
                                           "verbs": ["get", "list", "watch"]}])
-        (binding,) = by_kind(self.objs, "ClusterRoleBinding")
-        self.assertEqual(binding["roleRef"]["name"], role["metadata"]["name"])
+        binding = self.binding_for("ClusterRoleBinding", role)
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper", "namespace": NS}])
+        # no other role names the webhook's service account
+        for b in by_kind(self.objs, "ClusterRoleBinding") + by_kind(self.objs, "RoleBinding"):
+            if b is not binding:
+                self.assertNotIn("spacekeeper", [s["name"] for s in b["subjects"]])
+
+    def test_controller_deployment_and_least_privilege(self):
+        deploy = by_kind(self.objs, "Deployment", "spacekeeper-controller")[0]
+        c, ports = self.assert_hardened(deploy, "spacekeeper-controller")
+        pod = deploy["spec"]["template"]["spec"]
+        self.assertEqual(pod["serviceAccountName"], "spacekeeper-controller")
+        self.assertEqual(c["image"], self.deploy["spec"]["template"]["spec"]["containers"][0]["image"])
+        self.assertEqual(c["command"], ["/usr/local/bin/spacekeeper-controller"])
+        self.assertIn("--leader-elect=true", c["args"])
+        # the lease namespace comes from the pod's own
+        env = {e["name"]: e for e in c.get("env", [])}
+        self.assertEqual(env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.namespace")
+        # the controller's flags parse: --help lists every one the Deployment passes
+        help_text = subprocess.run([CTRL, "--help"], capture_output=True, text=True, check=True).stdout
+        for arg in c["args"]:
+            self.assertIn(arg.split("=")[0], help_text)
+        role = by_kind(self.objs, "ClusterRole", "spacekeeper-controller")[0]
+        self.assertEqual(role["rules"], [
+            {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspaces"],
+             "verbs": ["get", "list", "watch", "patch"]},
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}])
+        sa = [{"kind": "ServiceAccount", "name": "spacekeeper-controller", "namespace": NS}]
+        self.assertEqual(self.binding_for("ClusterRoleBinding", role)["subjects"], sa)
+        (lease_role,) = by_kind(self.objs, "Role")
+        self.assertEqual(lease_role["metadata"]["namespace"], NS)
+        self.assertEqual(lease_role["rules"], [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                                "verbs": ["get", "create", "update"]}])
+        self.assertEqual(self.binding_for("RoleBinding", lease_role)["subjects"], sa)
+        self.assertEqual(self.binding_for("RoleBinding", lease_role)["metadata"]["namespace"], NS)
+        # the identity the webhook lets stop OwnerOnly workspaces is this service account
+        self.assertIn("system:serviceaccount:spacekeeper-system:spacekeeper-controller",
+                      subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True).stdout
+                      + open(os.path.join(ROOT, "include/spacekeeper/policy.h")).read())
 
     def test_crds(self):
         for kind, plural in (("Workspace", "workspaces"), ("WorkspaceTemplate", "workspacetemplates")):
@@ -184,6 +237,12 @@ class ManifestsTest(unittest.TestCase):
                   "ownershipType", "accessStrategy", "lifecycle", "idleShutdown", "appType",
                   "nodeSelector", "affinity", "tolerations", "desiredStatus", "templateRef", "displayName"):
             self.assertIn(f, ws)
+        # what the controller reads must survive pruning, in both spellings
+        idle = ws["idleShutdown"]["properties"]
+        self.assertEqual(idle["idleTimeoutInMinutes"], {"type": "integer", "minimum": 1})
+        stamp = idle["detection"]["properties"]["httpGet"]["properties"]["lastActivityTimestamp"]["properties"]
+        self.assertEqual(stamp["format"]["enum"], ["RFC3339", "unix"])
+        self.assertEqual(stamp["responseBodyPath"], {"type": "string"})
         tpl = self.schemas["WorkspaceTemplate"]["properties"]["spec"]["properties"]
         for f in ("defaultImage", "allowedImages", "allowCustomImages", "defaultResources", "resourceBounds",
                   "primaryStorage", "defaultContainerConfig", "defaultPodSecurityContext", "defaultOwnershipType",
