@@ -1,6 +1,5 @@
 #include "spacekeeper/cache.h"
 
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +122,6 @@ static void on_replace(void *ud, const json_t *items)
         free(keys[i]);
     free(keys);
     free(decoded);
-    malloc_trim(0); /* a big LIST leaves megabytes of freed parse buffers */
 }
 
 static void on_upsert(void *ud, const json_t *obj)

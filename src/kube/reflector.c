@@ -1,5 +1,6 @@
 #include "spacekeeper/reflector.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,16 @@ static double next_backoff(double b)
     return jittered > BACKOFF_MAX_S ? BACKOFF_MAX_S : jittered;
 }
 
+/* A LIST of thousands of objects leaves megabytes of freed response and
+ * parse buffers behind: hand them back to the OS rather than keep them.
+ * (Not under AddressSanitizer, whose allocator glibc's trim knows nothing of.) */
+static void trim_heap(void)
+{
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    malloc_trim(0);
+#endif
+}
+
 /* A paged LIST into one array; 0 on success. A continue token that expired
  * (410) starts the LIST over. */
 static int list_all(sk_reflector *r)
@@ -105,6 +116,8 @@ static int list_all(sk_reflector *r)
         sk_log(SK_LOG_INFO, "listed", "path", r->path, "items", n, "resourceVersion", r->rv, NULL);
     }
     json_decref(items);
+    if (rc == 0)
+        trim_heap();
     return rc;
 }
 

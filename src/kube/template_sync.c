@@ -1,6 +1,5 @@
 #include "spacekeeper/template_sync.h"
 
-#include <malloc.h>
 #include <stdlib.h>
 
 #include "spacekeeper/json.h"
@@ -22,9 +21,6 @@ static void replace(void *ud, const json_t *items)
         sk_store_put(store, compiled[i]);
     sk_store_unlock(store);
     free(compiled);
-    /* A LIST of thousands of templates leaves megabytes of freed response
-     * and parse buffers behind: hand them back rather than keep them. */
-    malloc_trim(0);
 }
 
 static void upsert(void *ud, const json_t *obj)
