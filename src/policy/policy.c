@@ -29,6 +29,7 @@ struct eval {
     json_t *obj;                /* the object being defaulted (out->object) */
     sk_decision *out;
     change change;
+    int self_check;             /* checking a template's own defaults */
 };
 
 typedef void (*check_fn)(struct eval *ev, const char *field, const json_t *value);
@@ -197,8 +198,14 @@ static void check_image(struct eval *ev, const char *field, const json_t *v)
         return;
     char allowed[512];
     sk_template_describe_images(ev->tpl, 5, allowed, sizeof allowed);
-    violation(ev, field, "%s \"%s\" is not allowed by template \"%s\" (allowed: %s)", field, image,
-              tpl_name(ev), allowed);
+    if (ev->self_check)
+        violation(ev, field,
+                  "%s \"%s\" is not in spec.allowedImages (%s): list it there or set "
+                  "allowCustomImages: true",
+                  field, image, allowed);
+    else
+        violation(ev, field, "%s \"%s\" is not allowed by template \"%s\" (allowed: %s)", field,
+                  image, tpl_name(ev), allowed);
 }
 
 /* Reports a quantity outside the template's [min, max]. */
@@ -810,7 +817,10 @@ static void review_template(struct eval *ev)
     if (!t)
         return;
     ev->tpl = t;
-    /* The template's own defaults must pass the checks they will feed. */
+    ev->self_check = 1;
+    /* The template's own defaults must pass the checks they will feed (the
+     * image row covers defaultImage against allowedImages, the appType row
+     * the app type), each reported once. */
     char field[128];
     for (size_t i = 0; i < NRULES; i++) {
         const struct rule *r = &RULES[i];
@@ -823,12 +833,6 @@ static void review_template(struct eval *ev)
         if (shape_ok(ev, r, field, v) && r->check)
             r->check(ev, field, v);
     }
-    if (t->default_image && t->allowed_images && !sk_map_get(t->allowed_images, t->default_image))
-        violation(ev, "spec.defaultImage",
-                  "spec.defaultImage \"%s\" is not in spec.allowedImages", t->default_image);
-    const char *app = t->app_type;
-    if (json_object_get(t->spec, "appType") && !in_list(app, APP_TYPES))
-        check_enum(ev, "spec.appType", json_object_get(t->spec, "appType"), APP_TYPES);
 
     /* The default is not an override, so bounds that exclude it are legal
      * but almost certainly not what the admin meant. */

@@ -21,6 +21,20 @@ TEMPLATES = os.path.join(ROOT, "manifests", "templates")
 # team-a's default here is "strict", which allows only img:1 and img:2
 STRICT = os.path.join(ROOT, "test", "fixtures", "templates.yaml")
 
+TPL = """apiVersion: workspace.jupyter.org/v1alpha1
+kind: WorkspaceTemplate
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+{spec}
+"""
+
+
+def tpl(name, spec, namespace="team-a"):
+    return TPL.format(name=name, namespace=namespace, spec=spec)
+
+
 WS = """apiVersion: workspace.jupyter.org/v1alpha1
 kind: Workspace
 metadata:
@@ -204,6 +218,19 @@ spec: {ownershipType: OwnerOnly}
         code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
         self.assertEqual(code, 0)
         self.assertIn("1 skipped", out)
+
+    def test_template_default_image_outside_list(self):
+        byo = self.write("byo.yaml", tpl("byo", "  allowCustomImages: true\n  defaultImage: img-default\n"
+                                                "  allowedImages: [img-a]"))
+        code, doc = self.check_json("-f", byo)
+        self.assertEqual(code, 0, doc)
+        pinned = self.write("pinned.yaml", tpl("pinned", "  defaultImage: img-default\n"
+                                                      "  allowedImages: [img-a]"))
+        code, doc = self.check_json("-f", pinned)
+        self.assertEqual(code, 1)
+        (v,) = doc["results"][0]["violations"]
+        self.assertEqual(v["field"], "spec.defaultImage")
+        self.assertIn('spec.defaultImage "img-default" is not in spec.allowedImages (img-a)', v["message"])
 
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")

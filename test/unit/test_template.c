@@ -58,8 +58,7 @@ START_TEST(test_self_checks_report_everything)
         const char *field, *text;
     } want[] = {
         {"spec.allowedImages", "spec.allowedImages[1] must be a string, not integer"},
-        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not allowed by template \"bad\""},
-        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not in spec.allowedImages"},
+        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not in spec.allowedImages (img:1)"},
         {"spec.primaryStorage", "min 10Gi is greater than max 5Gi"},
         {"spec.primaryStorage.defaultSize", "100Gi is above the maximum 5Gi"},
         {"spec.primaryStorage.defaultMountPath", "reserved for the platform"},
@@ -74,6 +73,9 @@ START_TEST(test_self_checks_report_everything)
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_msg(th_has_violation(&d, want[i].field, want[i].text), "missing %s: %s\nin %s",
                       want[i].field, want[i].text, th_violations(&d));
+    /* one problem, one message */
+    ck_assert_msg(th_count_violations(&d, "spec.defaultImage") == 1, "%s", th_violations(&d));
+    ck_assert_msg(th_count_violations(&d, "spec.appType") == 1, "%s", th_violations(&d));
     sk_decision_free(&d);
 
     review(SK_OP_CREATE, TPL_HEAD "metadata: {namespace: ns}\nspec: {}\n", NULL, "admin", &d);
@@ -83,6 +85,36 @@ START_TEST(test_self_checks_report_everything)
            NULL, "admin", &d);
     ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.idleShutdownTimeoutMinutes", "required"));
     ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.detection", "required"));
+    sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_default_image_and_custom_images)
+{
+    sk_decision d;
+    /* custom images allowed: any default is admissible */
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: byo, namespace: ns}\nspec:\n  allowCustomImages: true\n"
+                    "  defaultImage: img-default\n  allowedImages: [img-a]\n",
+           NULL, "admin", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* not allowed: the default must be listed, and is reported once */
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: pinned, namespace: ns}\nspec:\n  allowCustomImages: false\n"
+                    "  defaultImage: img-default\n  allowedImages: [img-a, img-b]\n",
+           NULL, "admin", &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.defaultImage",
+                                   "spec.defaultImage \"img-default\" is not in spec.allowedImages "
+                                   "(img-a, img-b)"),
+                  "%s", th_violations(&d));
+    ck_assert_int_eq(json_array_size(d.violations), 1);
+    sk_decision_free(&d);
+    /* an empty list means just the default: nothing to contradict */
+    review(SK_OP_CREATE, TPL_HEAD "metadata: {name: solo, namespace: ns}\nspec: {defaultImage: img-default}\n",
+           NULL, "admin", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
     sk_decision_free(&d);
 }
 END_TEST
@@ -211,6 +243,7 @@ Suite *template_suite(void)
     TCase *tc = tcase_create("self-checks");
     tcase_add_test(tc, test_valid_template_and_seed_example);
     tcase_add_test(tc, test_self_checks_report_everything);
+    tcase_add_test(tc, test_default_image_and_custom_images);
     tcase_add_test(tc, test_system_templates_are_protected);
     tcase_add_test(tc, test_constraint_change_warns);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
