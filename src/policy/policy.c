@@ -46,6 +46,22 @@ struct rule {
     enum shape shape;
     int deep_merge;         /* fill absent leaves of a present object too */
     check_fn check;
+    const struct fit *fit;  /* how merged defaults agree with the user's own values */
+};
+
+/* A default merged into an object the user partly wrote never contradicts
+ * what the user wrote: a defaulted quantity under `section` is kept at least
+ * (sign +1) or at most (sign -1) the user's own value for the same key under
+ * `other`, and takes that value otherwise. */
+struct fit {
+    const char *section, *other;
+    int sign;
+};
+
+static const struct fit RESOURCE_FIT[] = {
+    {"limits", "requests", +1}, /* a defaulted limit is never below the user's request */
+    {"requests", "limits", -1}, /* a defaulted request is never above the user's limit */
+    {NULL, NULL, 0},
 };
 
 static void check_image(struct eval *ev, const char *field, const json_t *v);
@@ -63,7 +79,7 @@ static void check_desired_status(struct eval *ev, const char *field, const json_
 static const struct rule RULES[] = {
     {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image},
     {"spec.resources", {"resources"}, {"defaultResources"}, NULL, SHAPE_OBJECT, 1,
-     check_resources},
+     check_resources, RESOURCE_FIT},
     {"spec.storage.size", {"storage", "size"}, {"primaryStorage", "defaultSize"}, NULL,
      SHAPE_QUANTITY, 0, check_storage_size},
     {"spec.storage.storageClassName", {"storage", "storageClassName"},
@@ -523,8 +539,44 @@ static void run_checks(struct eval *ev, const json_t *spec)
     }
 }
 
-/* Fills absent leaves of `have` from `want`, both objects, at `path`. */
-static void merge_defaults(struct eval *ev, const char **path, size_t depth, const json_t *have,
+/* A new copy of the default `want` for user[section][key], fitted to the
+ * user's own values (`user`: the object as the user wrote it). */
+static json_t *fit_leaf(const struct fit *fit, const json_t *user, const char *section,
+                        const char *key, const json_t *want)
+{
+    for (; fit && fit->section; fit++) {
+        if (strcmp(fit->section, section) != 0)
+            continue;
+        const json_t *mine = sk_json_get(user, fit->other, key, NULL);
+        sk_quantity w, m;
+        if (mine && sk_quantity_from_json(want, &w, NULL) == 0 &&
+            sk_quantity_from_json(mine, &m, NULL) == 0 && sk_quantity_cmp(w, m) * fit->sign < 0)
+            return json_deep_copy(mine);
+    }
+    return json_deep_copy(want);
+}
+
+/* A new copy of the default for the user's object at `rel` (n keys below
+ * the rule's field): a whole section is fitted key by key. */
+static json_t *fitted(const struct rule *r, const json_t *user, const char *const *rel, size_t n,
+                      const json_t *want)
+{
+    if (!r->fit || n == 0 || n > 2)
+        return json_deep_copy(want);
+    if (n == 2)
+        return fit_leaf(r->fit, user, rel[0], rel[1], want);
+    json_t *copy = json_deep_copy(want);
+    const char *key;
+    json_t *v;
+    json_object_foreach(copy, key, v)
+        json_object_set_new(copy, key, fit_leaf(r->fit, user, rel[0], key, v));
+    return copy;
+}
+
+/* Fills absent leaves of `have` from `want`, both objects, at `path`;
+ * path[base..] is the part below the rule's field. */
+static void merge_defaults(struct eval *ev, const struct rule *r, const json_t *user,
+                           const char **path, size_t base, size_t depth, const json_t *have,
                            const json_t *want)
 {
     if (depth >= 16)
@@ -536,10 +588,11 @@ static void merge_defaults(struct eval *ev, const char **path, size_t depth, con
         path[depth] = key;
         if (!hv || json_is_null(hv)) {
             sk_err err;
-            if (sk_patch_set(ev->out->patch, ev->obj, path, depth + 1, json_deep_copy(wv), &err) < 0)
+            json_t *v = fitted(r, user, path + base, depth + 1 - base, wv);
+            if (sk_patch_set(ev->out->patch, ev->obj, path, depth + 1, v, &err) < 0)
                 violation(ev, "spec", "spec: %s", err.msg);
         } else if (json_is_object(hv) && json_is_object(wv)) {
-            merge_defaults(ev, path, depth + 1, hv, wv);
+            merge_defaults(ev, r, user, path, base, depth + 1, hv, wv);
         }
     }
 }
@@ -565,7 +618,10 @@ static void apply_defaults(struct eval *ev)
             if (sk_patch_set(ev->out->patch, ev->obj, path, depth, json_deep_copy(want), &err) < 0)
                 violation(ev, r->field, "%s: %s", r->field, err.msg);
         } else if (r->deep_merge && json_is_object(have) && json_is_object(want)) {
-            merge_defaults(ev, path, depth, have, want);
+            /* what the user wrote, before any default lands in it */
+            json_t *user = json_deep_copy(have);
+            merge_defaults(ev, r, user, path, depth, depth, have, want);
+            json_decref(user);
         }
         json_decref(fallback);
     }

@@ -232,6 +232,39 @@ spec: {ownershipType: OwnerOnly}
         self.assertEqual(v["field"], "spec.defaultImage")
         self.assertIn('spec.defaultImage "img-default" is not in spec.allowedImages (img-a)', v["message"])
 
+    SMALL = tpl("small", "  defaultImage: img\n  defaultResources:\n"
+                         "    requests: {cpu: 200m, memory: 256Mi}\n    limits: {cpu: 500m, memory: 512Mi}\n"
+                         "  resourceBounds:\n    resources:\n      cpu: {max: \"2\"}")
+
+    def test_defaulted_resources_follow_the_users_own(self):
+        t = self.write("small.yaml", self.SMALL)
+        f = self.write("ws.yaml", ws("r", '  templateRef: {name: small}\n  resources: {requests: {cpu: "1"}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["resources"],
+                         {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}})
+        with open(f) as src:
+            original = yaml.safe_load(src)
+        self.assertEqual(jsonpatch.JsonPatch(doc["results"][0]["patch"]).apply(original),
+                         doc["results"][0]["object"])
+        f = self.write("ws2.yaml", ws("r", "  templateRef: {name: small}\n  resources: {limits: {memory: 128Mi}}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["resources"]["requests"],
+                         {"cpu": "200m", "memory": "128Mi"})
+        # the fitted result is still bounded, and the user's own contradiction still denied
+        f = self.write("ws3.yaml", ws("r", '  templateRef: {name: small}\n  resources: {requests: {cpu: "3"}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        msgs = [v["message"] for v in doc["results"][0]["violations"]]
+        self.assertIn('spec.resources.limits.cpu 3 is above the maximum 2 allowed by template "small"', msgs)
+        f = self.write("ws4.yaml", ws("r", '  templateRef: {name: small}\n'
+                                           '  resources: {requests: {cpu: "1"}, limits: {cpu: 500m}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ["spec.resources.limits.cpu 500m is less than spec.resources.requests.cpu 1"])
+
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")
         if not kubectl:

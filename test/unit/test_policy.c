@@ -1,5 +1,6 @@
 /* The policy engine on Workspaces: every row of the rule table, template
  * resolution, metadata stamping, ownership and UPDATE semantics. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,78 @@ START_TEST(test_defaults_never_override)
     assert_json(spec_at(&d, "desiredStatus"), "\"Stopped\"");
     assert_json(spec_at(&d, "ownershipType"), "\"OwnerOnly\"");
     sk_decision_free(&d);
+}
+END_TEST
+
+#define TPL_HEAD "apiVersion: workspace.jupyter.org/v1alpha1\nkind: WorkspaceTemplate\n"
+
+/* CREATE by alice against a store of its own. */
+static void create_in(const sk_store *s, const char *yaml, sk_decision *d)
+{
+    json_t *obj = th_yaml(yaml);
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+    th_review(s, &req, d);
+    json_decref(obj);
+}
+
+/* The issue's template: defaults that a user's own request or limit may
+ * contradict, and cpu bounds to check the merged result against. */
+#define SMALL_DEFAULTS                                                                          \
+    TPL_HEAD "metadata: {name: small, namespace: ns}\nspec:\n  defaultImage: img\n"             \
+             "  defaultResources:\n    requests: {cpu: 200m, memory: 256Mi}\n"                   \
+             "    limits: {cpu: 500m, memory: 512Mi}\n"                                         \
+             "  resourceBounds:\n    resources:\n      cpu: {max: \"2\"}\n"
+#define SMALL_WS WS_HEAD "metadata: {name: w, namespace: ns}\nspec:\n  templateRef: {name: small}\n"
+
+START_TEST(test_defaults_never_contradict_the_user)
+{
+    static const struct {
+        const char *resources; /* what the user wrote */
+        const char *want;      /* spec.resources after defaults, JSON; NULL: denied */
+        const char *field, *reason;
+    } cases[] = {
+        /* the example: the defaulted cpu limit follows the request up */
+        {"{requests: {cpu: \"1\"}}",
+         "{\"requests\":{\"cpu\":\"1\",\"memory\":\"256Mi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"}}"},
+        /* a request below the default limit leaves it alone */
+        {"{requests: {cpu: 300m}}",
+         "{\"requests\":{\"cpu\":\"300m\",\"memory\":\"256Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"}}"},
+        /* the defaulted request follows a small limit down, in a section added whole */
+        {"{limits: {memory: 128Mi}}",
+         "{\"limits\":{\"memory\":\"128Mi\",\"cpu\":\"500m\"},\"requests\":{\"cpu\":\"200m\",\"memory\":\"128Mi\"}}"},
+        /* both directions at once, numbers as YAML writes them */
+        {"{requests: {memory: 1Gi}, limits: {cpu: 0.1}}",
+         "{\"requests\":{\"memory\":\"1Gi\",\"cpu\":0.1},\"limits\":{\"cpu\":0.1,\"memory\":\"1Gi\"}}"},
+        /* what the user wrote still contradicts itself: denied */
+        {"{requests: {cpu: \"1\"}, limits: {cpu: 500m}}", NULL, "spec.resources.limits.cpu",
+         "spec.resources.limits.cpu 500m is less than spec.resources.requests.cpu 1"},
+        /* the merged result is still bounded: the limit that follows 3 is above 2 too */
+        {"{requests: {cpu: \"3\"}}", NULL, "spec.resources.limits.cpu",
+         "spec.resources.limits.cpu 3 is above the maximum 2 allowed by template \"small\""},
+    };
+    sk_store *s = th_store(SMALL_DEFAULTS);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, SMALL_WS "  resources: %s\n", cases[i].resources);
+        sk_decision d;
+        create_in(s, yaml, &d);
+        if (cases[i].want) {
+            ck_assert_msg(d.allowed, "%s: %s", cases[i].resources, th_violations(&d));
+            assert_json(spec_at(&d, "resources"), cases[i].want);
+            /* and a second pass has nothing to add */
+            sk_request again = {.op = SK_OP_CREATE, .object = d.object, .user = "alice"};
+            sk_decision d2;
+            th_review(s, &again, &d2);
+            ck_assert_uint_eq(json_array_size(d2.patch), 0);
+            sk_decision_free(&d2);
+        } else {
+            ck_assert(!d.allowed);
+            ck_assert_msg(th_has_violation(&d, cases[i].field, cases[i].reason), "%s: %s",
+                          cases[i].resources, th_violations(&d));
+        }
+        sk_decision_free(&d);
+    }
+    sk_store_free(s);
 }
 END_TEST
 
@@ -701,6 +774,7 @@ Suite *policy_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults_fill_every_row);
     tcase_add_test(tc, test_defaults_never_override);
+    tcase_add_test(tc, test_defaults_never_contradict_the_user);
     tcase_add_test(tc, test_mutation_is_idempotent);
     tcase_add_test(tc, test_scratch_mode_matches_copy_mode);
     tcase_add_test(tc, test_image_allowed_list);
