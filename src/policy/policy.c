@@ -34,6 +34,9 @@ struct eval {
 
 typedef void (*check_fn)(struct eval *ev, const char *field, const json_t *value);
 
+/* What the workspace operator gives a volume that has no size. */
+#define OPERATOR_STORAGE_SIZE "10Gi"
+
 enum shape { SHAPE_ANY, SHAPE_STRING, SHAPE_OBJECT, SHAPE_ARRAY, SHAPE_QUANTITY };
 
 /* One row per workspace field: where it lives, which template field
@@ -47,6 +50,9 @@ struct rule {
     int deep_merge;         /* fill absent leaves of a present object too */
     check_fn check;
     const struct fit *fit;  /* how merged defaults agree with the user's own values */
+    /* A default computed when the template gives none (new reference, or
+     * NULL for none); applied after every template default. */
+    json_t *(*derive)(const struct eval *ev);
 };
 
 /* A default merged into an object the user partly wrote never contradicts
@@ -67,6 +73,37 @@ static const struct fit RESOURCE_FIT[] = {
 static void check_image(struct eval *ev, const char *field, const json_t *v);
 static void check_resources(struct eval *ev, const char *field, const json_t *v);
 static void check_storage_size(struct eval *ev, const char *field, const json_t *v);
+/* Where the operator's implicit size sits against the template's bounds:
+ * -1 below minSize, +1 above maxSize, 0 within them (or no template). */
+static int operator_size_side(const sk_template *t)
+{
+    sk_quantity q;
+    if (!t || sk_quantity_parse(OPERATOR_STORAGE_SIZE, &q, NULL) < 0)
+        return 0;
+    if (t->storage.has_min && sk_quantity_cmp(q, t->storage.min) < 0)
+        return -1;
+    if (t->storage.has_max && sk_quantity_cmp(q, t->storage.max) > 0)
+        return 1;
+    return 0;
+}
+
+static const char *size_bound_key(int side)
+{
+    return side < 0 ? "minSize" : "maxSize";
+}
+
+/* Storage without a size would get the operator's 10Gi unchecked, past a
+ * template's maximum: give it that size explicitly, moved into the bounds. */
+static json_t *derive_storage_size(const struct eval *ev)
+{
+    if (!json_is_object(sk_json_get(ev->obj, "spec", "storage", NULL)))
+        return NULL;
+    int side = operator_size_side(ev->tpl);
+    if (!side)
+        return json_string(OPERATOR_STORAGE_SIZE);
+    return json_deep_copy(sk_json_get(ev->tpl->spec, "primaryStorage", size_bound_key(side), NULL));
+}
+
 static void check_storage_class(struct eval *ev, const char *field, const json_t *v);
 static void check_mount_path(struct eval *ev, const char *field, const json_t *v);
 static void check_volumes(struct eval *ev, const char *field, const json_t *v);
@@ -75,13 +112,14 @@ static void check_lifecycle(struct eval *ev, const char *field, const json_t *v)
 static void check_idle(struct eval *ev, const char *field, const json_t *v);
 static void check_app_type(struct eval *ev, const char *field, const json_t *v);
 static void check_desired_status(struct eval *ev, const char *field, const json_t *v);
+static json_t *derive_storage_size(const struct eval *ev);
 
 static const struct rule RULES[] = {
     {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image},
     {"spec.resources", {"resources"}, {"defaultResources"}, NULL, SHAPE_OBJECT, 1,
      check_resources, RESOURCE_FIT},
     {"spec.storage.size", {"storage", "size"}, {"primaryStorage", "defaultSize"}, NULL,
-     SHAPE_QUANTITY, 0, check_storage_size},
+     SHAPE_QUANTITY, 0, check_storage_size, NULL, derive_storage_size},
     {"spec.storage.storageClassName", {"storage", "storageClassName"},
      {"primaryStorage", "defaultStorageClassName"}, NULL, SHAPE_STRING, 0, check_storage_class},
     {"spec.storage.mountPath", {"storage", "mountPath"}, {"primaryStorage", "defaultMountPath"},
@@ -224,16 +262,18 @@ static void check_image(struct eval *ev, const char *field, const json_t *v)
                   image, tpl_name(ev), allowed);
 }
 
+/* A quantity as the user wrote it, or formatted when it was a number. */
+static const char *quantity_text(const json_t *v, sk_quantity q, char *buf, size_t cap)
+{
+    return json_is_string(v) ? json_string_value(v) : sk_quantity_format(q, buf, cap);
+}
+
 /* Reports a quantity outside the template's [min, max]. */
 static void check_bound(struct eval *ev, const char *field, const json_t *text, sk_quantity q,
                         const sk_bound *b)
 {
     char shown[64];
-    const char *s = json_string_value(text);
-    if (!s) {
-        sk_quantity_format(q, shown, sizeof shown);
-        s = shown;
-    }
+    const char *s = quantity_text(text, q, shown, sizeof shown);
     char lim[64];
     if (b->has_min && sk_quantity_cmp(q, b->min) < 0)
         violation(ev, field, "%s %s is below the minimum %s allowed by template \"%s\"", field, s,
@@ -297,9 +337,8 @@ static void check_resources(struct eval *ev, const char *field, const json_t *v)
             char lt[64], rt[64];
             snprintf(f, sizeof f, "%s.limits.%s", field, name);
             violation(ev, f, "%s %s is less than %s.requests.%s %s", f,
-                      json_is_string(l) ? json_string_value(l) : sk_quantity_format(lq, lt, sizeof lt),
-                      field, name,
-                      json_is_string(r) ? json_string_value(r) : sk_quantity_format(rq, rt, sizeof rt));
+                      quantity_text(l, lq, lt, sizeof lt), field, name,
+                      quantity_text(r, rq, rt, sizeof rt));
         }
     }
 }
@@ -317,8 +356,8 @@ static void check_storage_size(struct eval *ev, const char *field, const json_t 
     if (old && sk_quantity_from_json(old, &oq, NULL) == 0 && sk_quantity_cmp(q, oq) < 0) {
         char a[64], b[64];
         violation(ev, field, "%s cannot shrink from %s to %s: volumes can only grow", field,
-                  json_is_string(old) ? json_string_value(old) : sk_quantity_format(oq, a, sizeof a),
-                  json_is_string(v) ? json_string_value(v) : sk_quantity_format(q, b, sizeof b));
+                  quantity_text(old, oq, a, sizeof a),
+                  quantity_text(v, q, b, sizeof b));
     }
 }
 
@@ -600,30 +639,40 @@ static void merge_defaults(struct eval *ev, const struct rule *r, const json_t *
 static void apply_defaults(struct eval *ev)
 {
     const char *path[20] = {"spec"};
-    for (size_t i = 0; i < NRULES; i++) {
-        const struct rule *r = &RULES[i];
-        const json_t *want = ev->tpl && r->tpl[0] ? sk_json_at(ev->tpl->spec, r->tpl) : NULL;
-        json_t *fallback = NULL;
-        if (!want && r->fallback)
-            want = fallback = json_string(r->fallback);
-        if (!want)
-            continue;
-        size_t depth = 1;
-        for (const char *const *p = r->ws; *p && depth < 4; p++)
-            path[depth++] = *p;
-        json_t *spec = json_object_get(ev->obj, "spec");
-        const json_t *have = sk_json_at(spec, r->ws);
-        if (!have || json_is_null(have)) {
-            sk_err err;
-            if (sk_patch_set(ev->out->patch, ev->obj, path, depth, json_deep_copy(want), &err) < 0)
-                violation(ev, r->field, "%s: %s", r->field, err.msg);
-        } else if (r->deep_merge && json_is_object(have) && json_is_object(want)) {
-            /* what the user wrote, before any default lands in it */
-            json_t *user = json_deep_copy(have);
-            merge_defaults(ev, r, user, path, depth, depth, have, want);
-            json_decref(user);
+    /* Derived defaults come second: they depend on what the template's
+     * defaults produced (storage that a class default created needs a size). */
+    for (int derived = 0; derived < 2; derived++) {
+        for (size_t i = 0; i < NRULES; i++) {
+            const struct rule *r = &RULES[i];
+            json_t *spec = json_object_get(ev->obj, "spec");
+            const json_t *have = sk_json_at(spec, r->ws);
+            const json_t *want;
+            json_t *made = NULL; /* a default of our own, not the template's */
+            if (!derived) {
+                want = ev->tpl && r->tpl[0] ? sk_json_at(ev->tpl->spec, r->tpl) : NULL;
+                if (!want && r->fallback)
+                    want = made = json_string(r->fallback);
+            } else {
+                int absent = !have || json_is_null(have);
+                want = made = absent && r->derive ? r->derive(ev) : NULL;
+            }
+            if (!want)
+                continue;
+            size_t depth = 1;
+            for (const char *const *p = r->ws; *p && depth < 4; p++)
+                path[depth++] = *p;
+            if (!have || json_is_null(have)) {
+                sk_err err;
+                if (sk_patch_set(ev->out->patch, ev->obj, path, depth, json_deep_copy(want), &err) < 0)
+                    violation(ev, r->field, "%s: %s", r->field, err.msg);
+            } else if (r->deep_merge && json_is_object(have) && json_is_object(want)) {
+                /* what the user wrote, before any default lands in it */
+                json_t *user = json_deep_copy(have);
+                merge_defaults(ev, r, user, path, depth, depth, have, want);
+                json_decref(user);
+            }
+            json_decref(made);
         }
-        json_decref(fallback);
     }
 }
 
@@ -899,6 +948,19 @@ static void review_template(struct eval *ev)
                 "idleShutdownOverrides [%lld, %lld]; workspaces that inherit the default keep %lld",
                 t->name, dm, t->has_idle_min ? t->idle_min : 1LL,
                 t->has_idle_max ? t->idle_max : dm, dm);
+
+    const json_t *primary = json_object_get(t->spec, "primaryStorage");
+    int side = operator_size_side(t);
+    if (json_is_object(primary) && !json_object_get(primary, "defaultSize") && side) {
+        const json_t *bound = json_object_get(primary, size_bound_key(side));
+        char shown[64];
+        const char *text = quantity_text(bound, side < 0 ? t->storage.min : t->storage.max, shown,
+                                         sizeof shown);
+        warning(ev,
+                "template \"%s\": spec.primaryStorage has no defaultSize and the operator's default "
+                OPERATOR_STORAGE_SIZE " is %s %s %s; workspaces given storage get %s",
+                t->name, side < 0 ? "below" : "above", size_bound_key(side), text, text);
+    }
 
     if (req->op == SK_OP_UPDATE && old) {
         const json_t *old_spec = json_object_get(old, "spec");

@@ -265,6 +265,39 @@ spec: {ownershipType: OwnerOnly}
         self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
                          ["spec.resources.limits.cpu 500m is less than spec.resources.requests.cpu 1"])
 
+    def test_storage_always_gets_a_checked_size(self):
+        fast = tpl("fast", "  defaultImage: img\n  primaryStorage: {maxSize: 5Gi, defaultStorageClassName: fast-ssd}")
+        t = self.write("fast.yaml", fast)
+        # the template itself is admitted, with a warning about the operator's 10Gi
+        code, doc = self.check_json("-f", t)
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["warnings"],
+                         ["template \"fast\": spec.primaryStorage has no defaultSize and the operator's "
+                          "default 10Gi is above maxSize 5Gi; workspaces given storage get 5Gi"])
+        f = self.write("ws.yaml", ws("s", "  templateRef: {name: fast}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"],
+                         {"storageClassName": "fast-ssd", "size": "5Gi"})
+        # an old workspace without a size gets one when it is next changed
+        old = self.write("old.yaml", ws("s", "  templateRef: {name: fast}\n  image: img\n"
+                                             "  storage: {storageClassName: fast-ssd}"))
+        new = self.write("new.yaml", ws("s", "  templateRef: {name: fast}\n  image: img\n"
+                                             "  storage: {storageClassName: fast-ssd}\n  desiredStatus: Running"))
+        code, doc = self.check_json("-t", t, "-f", new, "--old", old)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"]["size"], "5Gi")
+        # the user's own size stays when it is within the bounds, and is refused past them
+        f = self.write("ws2.yaml", ws("s", "  templateRef: {name: fast}\n  storage: {size: 3Gi}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"]["size"], "3Gi")
+        f = self.write("ws3.yaml", ws("s", "  templateRef: {name: fast}\n  storage: {size: 8Gi}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['spec.storage.size 8Gi is above the maximum 5Gi allowed by template "fast"'])
+
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")
         if not kubectl:

@@ -332,6 +332,61 @@ START_TEST(test_storage_size_bounds)
 }
 END_TEST
 
+/* Every volume the engine hands out has a size that was checked. */
+START_TEST(test_storage_always_gets_a_size)
+{
+    static const struct {
+        const char *primary;  /* the template's primaryStorage ("" for none) */
+        const char *storage;  /* what the workspace wrote ("" for nothing) */
+        const char *want;     /* spec.storage after defaults, JSON ("null": none); NULL: denied */
+        const char *reason;
+    } cases[] = {
+        /* the example: 10Gi would pass maxSize, so the size is the maximum */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "",
+         "{\"storageClassName\":\"fast-ssd\",\"size\":\"5Gi\"}"},
+        {"{minSize: 20Gi, defaultMountPath: /home/u}", "",
+         "{\"mountPath\":\"/home/u\",\"size\":\"20Gi\"}"},
+        {"{minSize: 1Gi, maxSize: 100Gi, defaultStorageClassName: gp3}", "",
+         "{\"storageClassName\":\"gp3\",\"size\":\"10Gi\"}"},
+        /* a bound written as a number is copied as written */
+        {"{maxSize: 1073741824, defaultStorageClassName: gp3}", "",
+         "{\"storageClassName\":\"gp3\",\"size\":1073741824}"},
+        /* defaultSize wins over the operator's 10Gi */
+        {"{defaultSize: 2Gi, maxSize: 5Gi}", "", "{\"size\":\"2Gi\"}"},
+        /* storage the user wrote gets a size too */
+        {"{maxSize: 5Gi}", "{mountPath: /data}", "{\"mountPath\":\"/data\",\"size\":\"5Gi\"}"},
+        {"", "{storageClassName: io2}", "{\"storageClassName\":\"io2\",\"size\":\"10Gi\"}"},
+        /* a size the user wrote within the bounds stays */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "{size: 3Gi}",
+         "{\"size\":\"3Gi\",\"storageClassName\":\"fast-ssd\"}"},
+        /* and one outside them is denied, not replaced */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "{size: 8Gi}", NULL,
+         "spec.storage.size 8Gi is above the maximum 5Gi allowed by template \"t\""},
+        /* bounds alone give no storage */
+        {"{maxSize: 5Gi}", "", "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char tpl[512], yaml[512];
+        snprintf(tpl, sizeof tpl, TPL_HEAD "metadata: {name: t, namespace: ns}\nspec:\n  defaultImage: img\n%s%s\n",
+                 *cases[i].primary ? "  primaryStorage: " : "", cases[i].primary);
+        snprintf(yaml, sizeof yaml, WS_HEAD "metadata: {name: w, namespace: ns}\nspec:\n  templateRef: {name: t}\n%s%s\n",
+                 *cases[i].storage ? "  storage: " : "", cases[i].storage);
+        sk_store *s = th_store(tpl);
+        sk_decision d;
+        create_in(s, yaml, &d);
+        if (cases[i].want) {
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+            assert_json(spec_at(&d, "storage") ? spec_at(&d, "storage") : json_null(), cases[i].want);
+        } else {
+            ck_assert_msg(th_has_violation(&d, "spec.storage.size", cases[i].reason), "case %zu: %s", i,
+                          th_violations(&d));
+        }
+        sk_decision_free(&d);
+        sk_store_free(s);
+    }
+}
+END_TEST
+
 START_TEST(test_storage_update_rules)
 {
     json_t *old = created(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {storage: {size: 20Gi}}\n");
@@ -780,6 +835,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_image_allowed_list);
     tcase_add_test(tc, test_resources_bounds_and_limits);
     tcase_add_test(tc, test_storage_size_bounds);
+    tcase_add_test(tc, test_storage_always_gets_a_size);
     tcase_add_test(tc, test_storage_update_rules);
     tcase_add_test(tc, test_mount_path);
     tcase_add_test(tc, test_secondary_storage);

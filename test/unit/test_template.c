@@ -119,6 +119,39 @@ START_TEST(test_default_image_and_custom_images)
 }
 END_TEST
 
+START_TEST(test_operator_default_size_outside_bounds_warns)
+{
+    static const struct {
+        const char *primary, *warning; /* NULL: no warning */
+    } cases[] = {
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}",
+         "template \"t\": spec.primaryStorage has no defaultSize and the operator's default 10Gi "
+         "is above maxSize 5Gi; workspaces given storage get 5Gi"},
+        {"{minSize: 20Gi}",
+         "template \"t\": spec.primaryStorage has no defaultSize and the operator's default 10Gi "
+         "is below minSize 20Gi; workspaces given storage get 20Gi"},
+        {"{minSize: 5Gi, maxSize: 50Gi}", NULL},
+        {"{defaultSize: 1Gi, maxSize: 5Gi}", NULL},
+        {"{defaultStorageClassName: gp3}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, TPL_HEAD "metadata: {name: t}\nspec: {primaryStorage: %s}\n",
+                 cases[i].primary);
+        sk_decision d;
+        review(SK_OP_CREATE, yaml, NULL, "admin", &d);
+        ck_assert_msg(d.allowed, "%s", th_violations(&d));
+        if (!cases[i].warning) {
+            ck_assert_uint_eq(json_array_size(d.warnings), 0);
+        } else {
+            ck_assert_uint_eq(json_array_size(d.warnings), 1);
+            ck_assert_str_eq(json_string_value(json_array_get(d.warnings, 0)), cases[i].warning);
+        }
+        sk_decision_free(&d);
+    }
+}
+END_TEST
+
 #define SYSTEM_TPL                                                                           \
     TPL_HEAD "metadata:\n  name: sys\n  namespace: spacekeeper-shared\n  labels:\n"          \
              "    workspace.jupyter.org/system-template: \"true\"\nspec: {defaultImage: a}\n"
@@ -244,6 +277,7 @@ Suite *template_suite(void)
     tcase_add_test(tc, test_valid_template_and_seed_example);
     tcase_add_test(tc, test_self_checks_report_everything);
     tcase_add_test(tc, test_default_image_and_custom_images);
+    tcase_add_test(tc, test_operator_default_size_outside_bounds_warns);
     tcase_add_test(tc, test_system_templates_are_protected);
     tcase_add_test(tc, test_constraint_change_warns);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
