@@ -146,12 +146,6 @@ static const struct rule RULES[] = {
 };
 #define NRULES (sizeof RULES / sizeof *RULES)
 
-/* Template fields whose change can make existing workspaces non-compliant. */
-static const char *const CONSTRAINT_FIELDS[] = {
-    "allowedImages", "allowCustomImages", "defaultImage", "resourceBounds", "primaryStorage",
-    "idleShutdownOverrides", "allowSecondaryStorages", "appType", NULL,
-};
-
 static const char *const RESERVED_MOUNTS[] = {"/opt/ml", "/opt/.sagemakerinternal", NULL};
 static const char *const OWNERSHIP_TYPES[] = {"Public", "OwnerOnly", NULL};
 static const char *const APP_TYPES[] = {"jupyterlab", "code-editor", NULL};
@@ -963,18 +957,14 @@ static void review_template(struct eval *ev)
     }
 
     if (req->op == SK_OP_UPDATE && old) {
-        const json_t *old_spec = json_object_get(old, "spec");
-        for (const char *const *f = CONSTRAINT_FIELDS; *f; f++) {
-            if (!json_equal(json_object_get(old_spec, *f), json_object_get(t->spec, *f)) &&
-                (json_object_get(old_spec, *f) || json_object_get(t->spec, *f))) {
-                warning(ev,
-                        "template \"%s\" constraints changed (%s): existing workspaces keep "
-                        "running and are re-checked against the new rules when they are next "
-                        "started or updated",
-                        t->name, *f);
-                break;
-            }
-        }
+        sk_template *was = sk_template_new(old, sk_store_shared_namespace(ev->store), NULL);
+        const char *changed = was ? sk_template_changed_constraint(was, t) : NULL;
+        if (changed)
+            warning(ev,
+                    "template \"%s\" constraints changed (%s): existing workspaces keep running and "
+                    "are re-checked against the new rules when they are next started or updated",
+                    t->name, changed);
+        sk_template_free(was);
     }
     ev->tpl = NULL;
     sk_template_free(t);

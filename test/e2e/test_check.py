@@ -298,6 +298,24 @@ spec: {ownershipType: OwnerOnly}
         self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
                          ['spec.storage.size 8Gi is above the maximum 5Gi allowed by template "fast"'])
 
+    def test_template_change_warnings_compare_meaning(self):
+        old = self.write("old.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [a, b]\n"
+                                              "  resourceBounds: {resources: {cpu: {max: 1000m}}}\n"
+                                              "  primaryStorage: {maxSize: 50Gi}"))
+        same = self.write("same.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [b, a]\n"
+                                                '  resourceBounds: {resources: {cpu: {max: "1"}}}\n'
+                                                "  primaryStorage: {maxSize: 51200Mi}\n  displayName: New name"))
+        code, doc = self.check_json("-f", same, "--old", old)
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["warnings"], [])
+        tighter = self.write("tighter.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [b, a]\n"
+                                                      "  resourceBounds: {resources: {cpu: {max: 900m}}}\n"
+                                                      "  primaryStorage: {maxSize: 50Gi}"))
+        code, doc = self.check_json("-f", tighter, "--old", old)
+        self.assertEqual(code, 0)
+        (w,) = doc["results"][0]["warnings"]
+        self.assertIn('template "t" constraints changed (resourceBounds)', w)
+
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")
         if not kubectl:

@@ -194,6 +194,65 @@ START_TEST(test_constraint_change_warns)
 }
 END_TEST
 
+/* Constraints compare by meaning: quantities by value, sets as sets,
+ * absent flags as their defaults. */
+START_TEST(test_constraint_change_compares_meaning)
+{
+    static const struct {
+        const char *old_spec, *new_spec;
+        const char *changed; /* the field named in the warning; NULL: no warning */
+    } cases[] = {
+        {"{resourceBounds: {resources: {cpu: {max: 1000m}}}}", "{resourceBounds: {resources: {cpu: {max: \"1\"}}}}", NULL},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {max: \"1\"}}}}", NULL},
+        {"{resourceBounds: {resources: {memory: {min: 1Gi, max: 32Gi}}}}",
+         "{resourceBounds: {resources: {memory: {max: 32768Mi, min: 1024Mi}}}}", NULL},
+        {"{primaryStorage: {minSize: 5Gi, maxSize: 50Gi, defaultSize: 10Gi}}",
+         "{primaryStorage: {maxSize: 51200Mi, defaultSize: \"10737418240\", minSize: 5Gi}}", NULL},
+        {"{defaultImage: a, allowedImages: [a, b, c]}", "{defaultImage: a, allowedImages: [c, a, b]}", NULL},
+        {"{defaultImage: a, allowedImages: [a, b]}", "{defaultImage: a, allowedImages: [b, a, b]}", NULL},
+        {"{allowSecondaryStorages: true}", "{}", NULL},
+        {"{}", "{allowCustomImages: false}", NULL},
+        {"{idleShutdownOverrides: {allow: true, minTimeoutMinutes: 30}}", "{idleShutdownOverrides: {minTimeoutMinutes: 30}}", NULL},
+        {"{appType: jupyterlab, displayName: A}", "{appType: jupyterlab, displayName: B}", NULL},
+        /* real changes */
+        {"{resourceBounds: {resources: {cpu: {max: 1000m}}}}", "{resourceBounds: {resources: {cpu: {max: 1001m}}}}", "resourceBounds"},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {max: 1}, memory: {max: 1Gi}}}}", "resourceBounds"},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {min: 1}}}}", "resourceBounds"},
+        {"{primaryStorage: {maxSize: 50Gi}}", "{primaryStorage: {maxSize: 40Gi}}", "primaryStorage"},
+        {"{primaryStorage: {defaultSize: 10Gi}}", "{primaryStorage: {defaultSize: 20Gi}}", "primaryStorage"},
+        {"{primaryStorage: {defaultStorageClassName: gp3}}", "{primaryStorage: {defaultStorageClassName: io2}}", "primaryStorage"},
+        {"{defaultImage: a, allowedImages: [a, b]}", "{defaultImage: a, allowedImages: [a, c]}", "allowedImages"},
+        {"{defaultImage: a}", "{defaultImage: b}", "defaultImage"},
+        {"{allowCustomImages: true}", "{}", "allowCustomImages"},
+        {"{}", "{allowSecondaryStorages: false}", "allowSecondaryStorages"},
+        {"{idleShutdownOverrides: {maxTimeoutMinutes: 240}}", "{idleShutdownOverrides: {maxTimeoutMinutes: 120}}", "idleShutdownOverrides"},
+        {"{idleShutdownOverrides: {allow: true}}", "{idleShutdownOverrides: {allow: false}, defaultIdleShutdown: {enabled: false}}", "idleShutdownOverrides"},
+        /* workspaces that inherited the old default now hold an override */
+        {"{defaultIdleShutdown: {enabled: false}}", "{defaultIdleShutdown: {enabled: true, idleShutdownTimeoutMinutes: 30, detection: {httpGet: {port: 8888}}}}", "defaultIdleShutdown"},
+        {"{appType: jupyterlab}", "{appType: code-editor}", "appType"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char old_y[512], new_y[512];
+        snprintf(old_y, sizeof old_y, TPL_HEAD "metadata: {name: t}\nspec: %s\n", cases[i].old_spec);
+        snprintf(new_y, sizeof new_y, TPL_HEAD "metadata: {name: t}\nspec: %s\n", cases[i].new_spec);
+        sk_decision d;
+        review(SK_OP_UPDATE, new_y, old_y, "admin", &d);
+        ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        if (!cases[i].changed) {
+            ck_assert_msg(json_array_size(d.warnings) == 0, "case %zu warned: %s", i,
+                          json_string_value(json_array_get(d.warnings, 0)));
+        } else {
+            char want[128];
+            snprintf(want, sizeof want, "template \"t\" constraints changed (%s)", cases[i].changed);
+            ck_assert_msg(json_array_size(d.warnings) == 1, "case %zu: no warning", i);
+            ck_assert_msg(strstr(json_string_value(json_array_get(d.warnings, 0)), want),
+                          "case %zu: %s", i, json_string_value(json_array_get(d.warnings, 0)));
+        }
+        sk_decision_free(&d);
+    }
+}
+END_TEST
+
 START_TEST(test_store_replace_remove_and_defaults)
 {
     sk_store *s = sk_store_new("shared");
@@ -280,6 +339,7 @@ Suite *template_suite(void)
     tcase_add_test(tc, test_operator_default_size_outside_bounds_warns);
     tcase_add_test(tc, test_system_templates_are_protected);
     tcase_add_test(tc, test_constraint_change_warns);
+    tcase_add_test(tc, test_constraint_change_compares_meaning);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
     tcase_add_test(tc, test_many_allowed_images);
     tcase_add_test(tc, test_compiled_template_keeps_only_what_decisions_read);
