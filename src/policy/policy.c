@@ -113,9 +113,11 @@ static void check_idle(struct eval *ev, const char *field, const json_t *v);
 static void check_app_type(struct eval *ev, const char *field, const json_t *v);
 static void check_desired_status(struct eval *ev, const char *field, const json_t *v);
 static json_t *derive_storage_size(const struct eval *ev);
+static json_t *derive_image(const struct eval *ev);
 
 static const struct rule RULES[] = {
-    {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image},
+    {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image, NULL,
+     derive_image},
     {"spec.resources", {"resources"}, {"defaultResources"}, NULL, SHAPE_OBJECT, 1,
      check_resources, RESOURCE_FIT},
     {"spec.storage.size", {"storage", "size"}, {"primaryStorage", "defaultSize"}, NULL,
@@ -180,12 +182,18 @@ static void warning(struct eval *ev, const char *fmt, ...)
     json_array_append_new(ev->out->warnings, json_string(msg));
 }
 
+/* The index of s in a NULL-terminated list, or -1. */
+static int list_index(const char *s, const char *const *list)
+{
+    for (int i = 0; s && list && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return i;
+    return -1;
+}
+
 static int in_list(const char *s, const char *const *list)
 {
-    for (; s && *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
+    return list_index(s, list) >= 0;
 }
 
 static void join_list(const char *const *list, char *buf, size_t cap)
@@ -254,6 +262,18 @@ static void check_image(struct eval *ev, const char *field, const json_t *v)
     else
         violation(ev, field, "%s \"%s\" is not allowed by template \"%s\" (allowed: %s)", field,
                   image, tpl_name(ev), allowed);
+}
+
+/* The seed's default, the latest SageMaker Distribution (--default-image),
+ * when no template gives a defaultImage; only where the template allows it,
+ * so that a template with a fixed list asks for an image rather than
+ * offering one it then refuses. */
+static json_t *derive_image(const struct eval *ev)
+{
+    const char *image = ev->cfg->default_image;
+    if (!image || !*image || (ev->tpl && !sk_template_allows_image(ev->tpl, image)))
+        return NULL;
+    return json_string(image);
 }
 
 /* A quantity as the user wrote it, or formatted when it was a number. */
@@ -887,8 +907,16 @@ static void review_workspace(struct eval *ev)
     apply_defaults(ev);
     stamp_metadata(ev);
     spec = json_object_get(ev->obj, "spec");
-    if (!json_is_string(json_object_get(spec, "image")))
-        violation(ev, "spec.image", "spec.image is required: no template supplies a default image");
+    const json_t *image = json_object_get(spec, "image");
+    if ((!image || json_is_null(image)) && ev->tpl) {
+        char allowed[512];
+        sk_template_describe_images(ev->tpl, 5, allowed, sizeof allowed);
+        violation(ev, "spec.image", "spec.image is required: template \"%s\" has no defaultImage "
+                                    "(allowed: %s)", ev->tpl->name, allowed);
+    } else if (!image || json_is_null(image)) {
+        violation(ev, "spec.image", "spec.image is required: no template applies and no default "
+                                    "image is configured");
+    }
     run_checks(ev, spec);
 }
 
@@ -981,13 +1009,11 @@ static const char *const OPERATIONS[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"
 
 int sk_operation_parse(const char *text, sk_operation *out)
 {
-    for (int i = 0; OPERATIONS[i]; i++) {
-        if (text && strcmp(text, OPERATIONS[i]) == 0) {
-            *out = (sk_operation)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = list_index(text, OPERATIONS);
+    if (i < 0)
+        return -1;
+    *out = (sk_operation)i;
+    return 0;
 }
 
 const char *sk_operation_name(sk_operation op)
@@ -998,11 +1024,33 @@ const char *sk_operation_name(sk_operation op)
 static const char *const DEFAULT_ADMIN_GROUPS[] = {"system:masters",
                                                    "system:serviceaccounts:kube-system", NULL};
 
+static const char *const DEFAULT_TRUSTED[] = {SK_DEFAULT_CONTROLLER_USER, SK_OPERATOR_USER, NULL};
+
+static const char *const SCOPES[] = {[SK_SCOPE_CLUSTER] = "cluster",
+                                     [SK_SCOPE_NAMESPACE] = "namespace", NULL};
+
+int sk_template_scope_parse(const char *text, sk_template_scope *out)
+{
+    int i = list_index(text, SCOPES);
+    if (i < 0)
+        return -1;
+    *out = (sk_template_scope)i;
+    return 0;
+}
+
+const char *sk_template_scope_name(sk_template_scope scope)
+{
+    return (unsigned)scope < 2 ? SCOPES[scope] : "unknown";
+}
+
 void sk_policy_config_init(sk_policy_config *cfg)
 {
     cfg->shared_namespace = SK_DEFAULT_SHARED_NAMESPACE;
     cfg->admin_groups = DEFAULT_ADMIN_GROUPS;
     cfg->controller_user = SK_DEFAULT_CONTROLLER_USER;
+    cfg->default_image = SK_DEFAULT_IMAGE;
+    cfg->trusted_service_accounts = DEFAULT_TRUSTED;
+    cfg->template_scope = SK_SCOPE_CLUSTER;
 }
 
 void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const sk_request *req,

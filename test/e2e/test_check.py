@@ -316,6 +316,31 @@ spec: {ownershipType: OwnerOnly}
         (w,) = doc["results"][0]["warnings"]
         self.assertIn('template "t" constraints changed (resourceBounds)', w)
 
+    def test_no_template_and_no_image_gets_the_default_image(self):
+        # no templateRef, no default in team-a, none in the shared namespace
+        other = self.write("other.yaml", tpl("elsewhere", "  defaultImage: x", namespace="team-z"))
+        f = self.write("ws.yaml", ws("bare"))
+        for templates in ([], ["-t", other]):
+            code, doc = self.check_json(*templates, "-f", f)
+            self.assertEqual(code, 0, doc)
+            obj = doc["results"][0]["object"]
+            self.assertEqual(obj["spec"]["image"], "public.ecr.aws/sagemaker/sagemaker-distribution:latest-cpu")
+            self.assertNotIn("templateRef", obj["spec"])
+        code, doc = self.check_json("-f", f, "--default-image", "registry.example.com/smd:2.7")
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["image"], "registry.example.com/smd:2.7")
+        code, doc = self.check_json("-f", f, "--default-image", "")
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["message"],
+                         "spec.image is required: no template applies and no default image is configured")
+        # a template that names its own images and no default still asks for one
+        pinned = self.write("pinned.yaml", tpl("pinned", "  allowedImages: [a, b]"))
+        f = self.write("ws2.yaml", ws("p", "  templateRef: {name: pinned}"))
+        code, doc = self.check_json("-t", pinned, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["message"],
+                         'spec.image is required: template "pinned" has no defaultImage (allowed: a, b)')
+
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")
         if not kubectl:

@@ -599,16 +599,72 @@ END_TEST
 
 START_TEST(test_no_template_at_all)
 {
+    /* no templateRef, no namespace default, no shared default: the
+     * configured default image (the latest SageMaker Distribution) */
     sk_store *empty = sk_store_new(SK_DEFAULT_SHARED_NAMESPACE);
     json_t *obj = th_yaml(WS_HEAD "metadata: {name: w, namespace: x}\nspec: {}\n");
     sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
     sk_decision d;
     th_review(empty, &req, &d);
-    ck_assert(th_has_violation(&d, "spec.image", "no template supplies a default image"));
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
     assert_json(spec_at(&d, "desiredStatus"), "\"Running\"");
+    ck_assert_ptr_null(spec_at(&d, "templateRef"));
+    sk_decision_free(&d);
+
+    /* the flag chooses another; the user's own image is kept */
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    cfg.default_image = "registry.example.com/smd:2.7";
+    th_review_with(&cfg, empty, &req, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"registry.example.com/smd:2.7\"");
+    sk_decision_free(&d);
+    json_t *mine = th_yaml(WS_HEAD "metadata: {name: w, namespace: x}\nspec: {image: my/own:1}\n");
+    sk_request own = {.op = SK_OP_CREATE, .object = mine, .user = "alice"};
+    th_review_with(&cfg, empty, &own, &d);
+    assert_json(spec_at(&d, "image"), "\"my/own:1\"");
+    sk_decision_free(&d);
+    json_decref(mine);
+
+    /* and without one, an image is required */
+    cfg.default_image = "";
+    th_review_with(&cfg, empty, &req, &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.image", "spec.image is required: no template applies and "
+                                                     "no default image is configured"),
+                  "%s", th_violations(&d));
     sk_decision_free(&d);
     json_decref(obj);
     sk_store_free(empty);
+}
+END_TEST
+
+/* A template without a defaultImage gets the configured default when it
+ * allows it, and an image is required otherwise. */
+START_TEST(test_template_without_default_image)
+{
+    sk_store *s = th_store(TPL_HEAD "metadata: {name: byo, namespace: ns}\nspec: {allowCustomImages: true}\n"
+                           "---\n" TPL_HEAD "metadata: {name: listed, namespace: ns}\n"
+                           "spec: {allowedImages: [\"" SK_DEFAULT_IMAGE "\", b]}\n"
+                           "---\n" TPL_HEAD "metadata: {name: pinned, namespace: ns}\nspec: {allowedImages: [a, b]}\n");
+    sk_decision d;
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: byo}}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
+    sk_decision_free(&d);
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: listed}}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
+    sk_decision_free(&d);
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: pinned}}\n", &d);
+    ck_assert(!d.allowed);
+    ck_assert_ptr_null(spec_at(&d, "image"));
+    ck_assert_msg(th_has_violation(&d, "spec.image", "spec.image is required: template \"pinned\" has no "
+                                                     "defaultImage (allowed: a, b)"),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    sk_store_free(s);
 }
 END_TEST
 
@@ -844,6 +900,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_idle_shutdown_overrides);
     tcase_add_test(tc, test_template_resolution);
     tcase_add_test(tc, test_no_template_at_all);
+    tcase_add_test(tc, test_template_without_default_image);
     tcase_add_test(tc, test_metadata_stamping);
     tcase_add_test(tc, test_created_by_is_immutable);
     tcase_add_test(tc, test_owner_only);
