@@ -833,13 +833,16 @@ static change classify_update(const json_t *old_spec, const json_t *new_spec)
     return pure ? CHANGE_STOP : CHANGE_SPEC;
 }
 
-/* OwnerOnly workspaces change hands only through their creator, an admin
- * group, or the controller (which stops idle workspaces). */
-static void check_ownership(struct eval *ev, const json_t *old)
+static int is_owner_only(const json_t *obj)
 {
-    const char *type = sk_json_str(old, "spec", "ownershipType", NULL);
-    if (!type || strcmp(type, "OwnerOnly") != 0)
-        return;
+    const char *type = sk_json_str(obj, "spec", "ownershipType", NULL);
+    return type && strcmp(type, "OwnerOnly") == 0;
+}
+
+/* Ownership is the creator's: only they, an admin group or the controller
+ * (which stops idle workspaces) may `what` a workspace that is `state`. */
+static void require_owner(struct eval *ev, const json_t *old, const char *state, const char *what)
+{
     const char *creator = sk_json_str(old, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
     if (is_user(ev, creator) || is_user(ev, ev->cfg->controller_user) || in_admin_group(ev))
         return;
@@ -847,11 +850,25 @@ static void check_ownership(struct eval *ev, const json_t *old)
     if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
         join_list(ev->cfg->admin_groups, groups, sizeof groups);
     violation(ev, "spec.ownershipType",
-              "workspace \"%s\" is OwnerOnly: only its creator \"%s\" or a member of %s may %s it, "
-              "not \"%s\"",
-              ev->out->name, creator ? creator : "(unknown)", groups,
-              ev->req->op == SK_OP_DELETE ? "delete" : "change",
+              "workspace \"%s\" is %s: only its creator \"%s\" or a member of %s may %s, not \"%s\"",
+              ev->out->name, state, creator ? creator : "(unknown)", groups, what,
               ev->req->user && *ev->req->user ? ev->req->user : "(anonymous)");
+}
+
+/* OwnerOnly workspaces change hands only through their owner. */
+static void check_ownership(struct eval *ev, const json_t *old)
+{
+    if (is_owner_only(old))
+        require_owner(ev, old, "OwnerOnly", ev->req->op == SK_OP_DELETE ? "delete it" : "change it");
+}
+
+/* Making a workspace OwnerOnly locks every collaborator out of it. */
+static void check_becoming_owner_only(struct eval *ev, const json_t *old)
+{
+    if (!old || is_owner_only(old) || !is_owner_only(ev->obj))
+        return;
+    const char *was = sk_json_str(old, "spec", "ownershipType", NULL);
+    require_owner(ev, old, was ? was : "Public", "make it OwnerOnly");
 }
 
 static void review_workspace(struct eval *ev)
@@ -905,6 +922,7 @@ static void review_workspace(struct eval *ev)
                      json_pack("{s:s, s:s}", "name", ev->tpl->name, "namespace", ev->tpl->ns), NULL);
     }
     apply_defaults(ev);
+    check_becoming_owner_only(ev, old);
     stamp_metadata(ev);
     spec = json_object_get(ev->obj, "spec");
     const json_t *image = json_object_get(spec, "image");

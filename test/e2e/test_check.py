@@ -189,6 +189,33 @@ spec: {ownershipType: OwnerOnly}
                                     "--groups", "platform-admins", "--admin-groups", "platform-admins")
         self.assertEqual(code, 0)
 
+    def test_only_the_owner_makes_a_workspace_owner_only(self):
+        owned = """apiVersion: workspace.jupyter.org/v1alpha1
+kind: Workspace
+metadata:
+  name: shared
+  namespace: team-a
+  annotations: {{workspace.jupyter.org/created-by: alice}}
+spec: {{image: img:1, ownershipType: {kind}}}
+"""
+        public = self.write("public.yaml", owned.format(kind="Public"))
+        locked = self.write("locked.yaml", owned.format(kind="OwnerOnly"))
+        code, doc = self.check_json("-t", STRICT, "-f", locked, "--old", public, "--user", "bob")
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['workspace "shared" is Public: only its creator "alice" or a member of '
+                          'system:masters, system:serviceaccounts:kube-system may make it OwnerOnly, not "bob"'])
+        for who in (["--user", "alice"],
+                    ["--user", "carol", "--groups", "platform-admins", "--admin-groups", "platform-admins"],
+                    ["--user", "system:serviceaccount:spacekeeper-system:spacekeeper-controller"]):
+            code, doc = self.check_json("-t", STRICT, "-f", locked, "--old", public, *who)
+            self.assertEqual(code, 0, (who, doc))
+        # and back to Public: the owner may, bob may not
+        code, doc = self.check_json("-t", STRICT, "-f", public, "--old", locked, "--user", "alice")
+        self.assertEqual(code, 0)
+        code, doc = self.check_json("-t", STRICT, "-f", public, "--old", locked, "--user", "bob")
+        self.assertEqual(code, 1)
+
     def test_bad_input_exit_2_names_file_and_line(self):
         bad = self.write("bad.yaml", "kind: Workspace\nmetadata:\n  name: [unclosed\n")
         code, out, err = run("check", "-t", TEMPLATES, "-f", bad)

@@ -780,6 +780,61 @@ START_TEST(test_owner_only)
 }
 END_TEST
 
+/* Making a workspace OwnerOnly locks its collaborators out: only its
+ * creator, an admin group or the controller may. */
+START_TEST(test_only_the_owner_makes_it_owner_only)
+{
+    json_t *pub = created(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {ownershipType: Public}\n");
+    json_t *locked = json_deep_copy(pub);
+    json_object_set_new(json_object_get(locked, "spec"), "ownershipType", json_string("OwnerOnly"));
+    char *py = to_yaml_json(pub), *ly = to_yaml_json(locked);
+    sk_decision d;
+    update_as(py, ly, "bob", NULL, &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.ownershipType",
+                                   "workspace \"w\" is Public: only its creator \"alice\" or a member of "
+                                   "system:masters, system:serviceaccounts:kube-system may make it "
+                                   "OwnerOnly, not \"bob\""),
+                  "%s", th_violations(&d));
+    ck_assert_int_eq(json_array_size(d.violations), 1);
+    sk_decision_free(&d);
+    static const char *const admins[] = {"system:masters", NULL};
+    static const struct {
+        const char *user;
+        const char *const *groups;
+    } may[] = {{"alice", NULL}, {"carol", admins}, {SK_DEFAULT_CONTROLLER_USER, NULL}};
+    for (size_t i = 0; i < sizeof may / sizeof *may; i++) {
+        update_as(py, ly, may[i].user, may[i].groups, &d);
+        ck_assert_msg(d.allowed, "%s: %s", may[i].user, th_violations(&d));
+        sk_decision_free(&d);
+    }
+    /* back to Public: the owner may, others may not */
+    update_as(ly, py, "alice", NULL, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    update_as(ly, py, "bob", NULL, &d);
+    ck_assert(th_has_violation(&d, "spec.ownershipType", "is OwnerOnly: only its creator \"alice\""));
+    sk_decision_free(&d);
+    /* other changes to a Public workspace stay open to everyone */
+    json_t *grown = json_deep_copy(pub);
+    json_object_set_new(sk_json_get(grown, "spec", "storage", NULL), "size", json_string("20Gi"));
+    char *gy = to_yaml_json(grown);
+    update_as(py, gy, "bob", NULL, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* anyone may create an OwnerOnly workspace: it is theirs */
+    create(WS_HEAD "metadata: {name: mine, namespace: team-a}\nspec: {ownershipType: OwnerOnly}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    free(gy);
+    free(py);
+    free(ly);
+    json_decref(grown);
+    json_decref(pub);
+    json_decref(locked);
+}
+END_TEST
+
 /* ---- UPDATE semantics ---- */
 
 /* A workspace made under a lax template, and the same template tightened. */
@@ -904,6 +959,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_metadata_stamping);
     tcase_add_test(tc, test_created_by_is_immutable);
     tcase_add_test(tc, test_owner_only);
+    tcase_add_test(tc, test_only_the_owner_makes_it_owner_only);
     tcase_add_test(tc, test_update_semantics_after_template_change);
     tcase_add_test(tc, test_wrong_shapes);
     suite_add_tcase(s, tc);
