@@ -235,6 +235,20 @@ static int in_admin_group(const struct eval *ev)
     return 0;
 }
 
+/* "a, b" for messages: who may override ownership and reserved metadata. */
+static const char *admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "no admin group");
+    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
+        join_list(ev->cfg->admin_groups, buf, cap);
+    return buf;
+}
+
+static const char *requester(const struct eval *ev)
+{
+    return ev->req->user && *ev->req->user ? ev->req->user : "(anonymous)";
+}
+
 static const json_t *old_at(const struct eval *ev, const char *const *path)
 {
     return ev->old_spec ? sk_json_at(ev->old_spec, path) : NULL;
@@ -846,13 +860,11 @@ static void require_owner(struct eval *ev, const json_t *old, const char *state,
     const char *creator = sk_json_str(old, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
     if (is_user(ev, creator) || is_user(ev, ev->cfg->controller_user) || in_admin_group(ev))
         return;
-    char groups[256] = "no admin group";
-    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
-        join_list(ev->cfg->admin_groups, groups, sizeof groups);
+    char groups[256];
     violation(ev, "spec.ownershipType",
               "workspace \"%s\" is %s: only its creator \"%s\" or a member of %s may %s, not \"%s\"",
-              ev->out->name, state, creator ? creator : "(unknown)", groups, what,
-              ev->req->user && *ev->req->user ? ev->req->user : "(anonymous)");
+              ev->out->name, state, creator ? creator : "(unknown)",
+              admin_groups_text(ev, groups, sizeof groups), what, requester(ev));
 }
 
 /* OwnerOnly workspaces change hands only through their owner. */
@@ -869,6 +881,45 @@ static void check_becoming_owner_only(struct eval *ev, const json_t *old)
         return;
     const char *was = sk_json_str(old, "spec", "ownershipType", NULL);
     require_owner(ev, old, was ? was : "Public", "make it OwnerOnly");
+}
+
+/* The keys under the reserved prefix that spacekeeper itself stamps, per
+ * metadata section; anything else there is the operator's or ours. */
+static const char *const STAMPED_LABELS[] = {SK_LABEL_TEMPLATE_NAME, SK_LABEL_TEMPLATE_NAMESPACE, NULL};
+static const char *const STAMPED_ANNOTATIONS[] = {SK_ANNOTATION_CREATED_BY,
+                                                  SK_ANNOTATION_LAST_UPDATED_BY, NULL};
+static const struct {
+    const char *section;
+    const char *const *stamped;
+} RESERVED_SECTIONS[] = {{"labels", STAMPED_LABELS}, {"annotations", STAMPED_ANNOTATIONS}};
+
+/* Labels and annotations under workspace.jupyter.org/ hold the operator's
+ * and spacekeeper's state: a user may not add or change them (keeping what
+ * the old object has is fine), except for the keys spacekeeper stamps. */
+static void check_reserved_metadata(struct eval *ev, const json_t *old)
+{
+    if (in_admin_group(ev) || in_list(ev->req->user, ev->cfg->trusted_service_accounts))
+        return;
+    size_t plen = strlen(SK_RESERVED_PREFIX);
+    for (size_t s = 0; s < sizeof RESERVED_SECTIONS / sizeof *RESERVED_SECTIONS; s++) {
+        const char *section = RESERVED_SECTIONS[s].section;
+        const char *key;
+        json_t *v;
+        json_object_foreach(sk_json_get(ev->obj, "metadata", section, NULL), key, v) {
+            if (strncmp(key, SK_RESERVED_PREFIX, plen) != 0 || in_list(key, RESERVED_SECTIONS[s].stamped))
+                continue;
+            const json_t *was = old ? sk_json_get(old, "metadata", section, key, NULL) : NULL;
+            if (was && json_equal((json_t *)was, v))
+                continue;
+            char field[320], groups[256];
+            snprintf(field, sizeof field, "metadata.%s.%s", section, key);
+            violation(ev, field,
+                      "metadata.%s[%s]: the prefix " SK_RESERVED_PREFIX " is reserved for spacekeeper "
+                      "and the workspace operator; only a member of %s or a trusted service account "
+                      "may add or change it, not \"%s\"",
+                      section, key, admin_groups_text(ev, groups, sizeof groups), requester(ev));
+        }
+    }
 }
 
 static void review_workspace(struct eval *ev)
@@ -903,6 +954,7 @@ static void review_workspace(struct eval *ev)
     } else {
         ev->change = CHANGE_CREATE;
     }
+    check_reserved_metadata(ev, old);
 
     if (ev->change == CHANGE_METADATA || ev->change == CHANGE_STOP) {
         stamp_metadata(ev);

@@ -216,6 +216,37 @@ spec: {{image: img:1, ownershipType: {kind}}}
         code, doc = self.check_json("-t", STRICT, "-f", public, "--old", locked, "--user", "bob")
         self.assertEqual(code, 1)
 
+    def test_reserved_prefix(self):
+        labelled = ws("l").replace("  namespace: team-a\n",
+                                   "  namespace: team-a\n  labels: {workspace.jupyter.org/custom-label: x}\n")
+        f = self.write("ws.yaml", labelled)
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--user", "bob")
+        self.assertEqual(code, 1)
+        (v,) = doc["results"][0]["violations"]
+        self.assertEqual(v["field"], "metadata.labels.workspace.jupyter.org/custom-label")
+        self.assertIn("metadata.labels[workspace.jupyter.org/custom-label]: the prefix workspace.jupyter.org/ "
+                      "is reserved", v["message"])
+        operator = "system:serviceaccount:jupyter-k8s-system:jupyter-k8s-controller-manager"
+        for who in (["--user", operator],
+                    ["--user", "carol", "--groups", "platform-admins", "--admin-groups", "platform-admins"],
+                    ["--user", "system:serviceaccount:ci:bot", "--trusted-service-accounts",
+                     "system:serviceaccount:ci:bot"]):
+            code, doc = self.check_json("-t", TEMPLATES, "-f", f, *who)
+            self.assertEqual(code, 0, (who, doc))
+        # the list replaces the defaults
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--user", operator,
+                                    "--trusted-service-accounts", "system:serviceaccount:ci:bot")
+        self.assertEqual(code, 1)
+        # on UPDATE a key the old object has may stay as it is, not change
+        old = self.write("old.yaml", labelled)
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--old", old, "--user", "bob")
+        self.assertEqual(code, 0, doc)
+        changed = self.write("new.yaml", labelled.replace("custom-label: x", "custom-label: y"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", changed, "--old", old, "--user", "bob")
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["field"],
+                         "metadata.labels.workspace.jupyter.org/custom-label")
+
     def test_bad_input_exit_2_names_file_and_line(self):
         bad = self.write("bad.yaml", "kind: Workspace\nmetadata:\n  name: [unclosed\n")
         code, out, err = run("check", "-t", TEMPLATES, "-f", bad)

@@ -727,6 +727,136 @@ START_TEST(test_created_by_is_immutable)
 }
 END_TEST
 
+/* workspace.jupyter.org/ labels and annotations belong to spacekeeper and
+ * the operator: users add or change only the ones spacekeeper stamps. */
+START_TEST(test_reserved_prefix_on_create)
+{
+    static const char *const admins[] = {"system:authenticated", "system:masters", NULL};
+    static const struct {
+        const char *metadata; /* labels/annotations of the workspace */
+        const char *user;
+        const char *const *groups;
+        const char *field; /* NULL: allowed */
+    } cases[] = {
+        {"labels: {workspace.jupyter.org/custom-label: x}", "bob", NULL,
+         "metadata.labels.workspace.jupyter.org/custom-label"},
+        {"annotations: {workspace.jupyter.org/idle-since: \"0\"}", "bob", NULL,
+         "metadata.annotations.workspace.jupyter.org/idle-since"},
+        /* stamped keys are spacekeeper's to overwrite */
+        {"labels: {workspace.jupyter.org/template-name: other}", "bob", NULL, NULL},
+        {"annotations: {workspace.jupyter.org/created-by: mallory}", "bob", NULL, NULL},
+        /* ... but only in their own section */
+        {"labels: {workspace.jupyter.org/created-by: mallory}", "bob", NULL,
+         "metadata.labels.workspace.jupyter.org/created-by"},
+        /* other prefixes are the user's */
+        {"labels: {team.example.com/x: y, workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
+        /* admins and trusted service accounts may */
+        {"labels: {workspace.jupyter.org/custom-label: x}", "carol", admins, NULL},
+        {"labels: {workspace.jupyter.org/custom-label: x}", SK_OPERATOR_USER, NULL, NULL},
+        {"labels: {workspace.jupyter.org/custom-label: x}", SK_DEFAULT_CONTROLLER_USER, NULL, NULL},
+        /* a service account that is not listed may not */
+        {"labels: {workspace.jupyter.org/custom-label: x}", "system:serviceaccount:team-a:ci", NULL,
+         "metadata.labels.workspace.jupyter.org/custom-label"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  %s\nspec: {}\n",
+                 cases[i].metadata);
+        json_t *obj = th_yaml(yaml);
+        sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = cases[i].user, .groups = cases[i].groups};
+        sk_decision d;
+        th_review(store, &req, &d);
+        if (!cases[i].field) {
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        } else {
+            ck_assert_msg(th_count_violations(&d, cases[i].field) == 1 &&
+                              json_array_size(d.violations) == 1,
+                          "case %zu: %s", i, th_violations(&d));
+        }
+        sk_decision_free(&d);
+        json_decref(obj);
+    }
+    /* the message names the key, the rule and who may */
+    sk_decision d;
+    create(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/custom-label: x}\n", &d);
+    ck_assert_msg(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/custom-label",
+                                   "metadata.labels[workspace.jupyter.org/custom-label]: the prefix "
+                                   "workspace.jupyter.org/ is reserved for spacekeeper and the workspace "
+                                   "operator; only a member of system:masters, "
+                                   "system:serviceaccounts:kube-system or a trusted service account may "
+                                   "add or change it, not \"alice\""),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* --trusted-service-accounts replaces the list */
+    static const char *const ci[] = {"system:serviceaccount:team-a:ci", NULL};
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    cfg.trusted_service_accounts = ci;
+    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: y}\n");
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = ci[0]};
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    req.user = SK_OPERATOR_USER;
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/x", "not \"" SK_OPERATOR_USER "\""));
+    sk_decision_free(&d);
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(test_reserved_prefix_on_update)
+{
+    /* the operator keeps a label of its own on the workspace */
+    json_t *old = created(WS_HEAD "metadata: {name: w, namespace: team-a}\n");
+    json_object_set_new(sk_json_get(old, "metadata", "labels", NULL), "workspace.jupyter.org/state",
+                        json_string("a"));
+    char *oy = to_yaml_json(old);
+    static const struct {
+        const char *section, *key, *value; /* value NULL: removed */
+        int spec_change;
+        int allowed;
+    } cases[] = {
+        {"labels", "workspace.jupyter.org/state", "a", 1, 1},      /* kept unchanged */
+        {"labels", "workspace.jupyter.org/state", "b", 0, 0},      /* changed, metadata only */
+        {"labels", "workspace.jupyter.org/state", "b", 1, 0},      /* changed with the spec */
+        {"labels", "workspace.jupyter.org/new", "x", 0, 0},        /* added */
+        {"annotations", "workspace.jupyter.org/new", "x", 0, 0},
+        {"labels", "workspace.jupyter.org/state", NULL, 0, 1},     /* removed: not an addition or change */
+        {"labels", "team.example.com/mine", "x", 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *next = json_deep_copy(old);
+        json_t *section = sk_json_get(next, "metadata", cases[i].section, NULL);
+        if (cases[i].value)
+            json_object_set_new(section, cases[i].key, json_string(cases[i].value));
+        else
+            json_object_del(section, cases[i].key);
+        if (cases[i].spec_change)
+            json_object_set_new(json_object_get(next, "spec"), "image", json_string("img:2"));
+        char *ny = to_yaml_json(next);
+        sk_decision d;
+        update_as(oy, ny, "bob", NULL, &d);
+        char field[128];
+        snprintf(field, sizeof field, "metadata.%s.%s", cases[i].section, cases[i].key);
+        if (cases[i].allowed)
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        else
+            ck_assert_msg(th_has_violation(&d, field, "is reserved") && json_array_size(d.violations) == 1,
+                          "case %zu: %s", i, th_violations(&d));
+        sk_decision_free(&d);
+        /* the operator itself may */
+        update_as(oy, ny, SK_OPERATOR_USER, NULL, &d);
+        ck_assert_msg(d.allowed, "case %zu by the operator: %s", i, th_violations(&d));
+        sk_decision_free(&d);
+        free(ny);
+        json_decref(next);
+    }
+    free(oy);
+    json_decref(old);
+}
+END_TEST
+
 /* ---- ownership ---- */
 
 START_TEST(test_owner_only)
@@ -958,6 +1088,8 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_template_without_default_image);
     tcase_add_test(tc, test_metadata_stamping);
     tcase_add_test(tc, test_created_by_is_immutable);
+    tcase_add_test(tc, test_reserved_prefix_on_create);
+    tcase_add_test(tc, test_reserved_prefix_on_update);
     tcase_add_test(tc, test_owner_only);
     tcase_add_test(tc, test_only_the_owner_makes_it_owner_only);
     tcase_add_test(tc, test_update_semantics_after_template_change);
