@@ -790,6 +790,17 @@ static int resolve_template(struct eval *ev, int *by_default)
             return -1;
         }
         const char *want_ns = json_string_value(rns);
+        /* Checked before the lookup, so that it tells nothing about what
+         * other namespaces hold. */
+        if (ev->cfg->template_scope == SK_SCOPE_NAMESPACE && want_ns && *want_ns &&
+            strcmp(want_ns, ns) != 0 && strcmp(want_ns, shared) != 0) {
+            violation(ev, "spec.templateRef",
+                      "spec.templateRef: template \"%s\" in namespace \"%s\" is out of reach: with "
+                      "--template-scope namespace a workspace in \"%s\" may use templates of its own "
+                      "namespace or of the shared namespace \"%s\"",
+                      name, want_ns, ns, shared);
+            return -1;
+        }
         if (want_ns && *want_ns)
             ev->tpl = sk_store_get(st, want_ns, name);
         else if (!(ev->tpl = sk_store_get(st, ns, name)))

@@ -247,6 +247,28 @@ spec: {{image: img:1, ownershipType: {kind}}}
         self.assertEqual(doc["results"][0]["violations"][0]["field"],
                          "metadata.labels.workspace.jupyter.org/custom-label")
 
+    def test_template_scope(self):
+        borrowed = self.write("ws.yaml", ws("b", "  templateRef: {name: strict, namespace: team-a}")
+                              .replace("namespace: team-a\nspec", "namespace: team-b\nspec"))
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed)
+        self.assertEqual(code, 0, doc)  # cluster, the default: any namespace
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed, "--template-scope", "cluster")
+        self.assertEqual(code, 0, doc)
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed, "--template-scope", "namespace")
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['spec.templateRef: template "strict" in namespace "team-a" is out of reach: with '
+                          '--template-scope namespace a workspace in "team-b" may use templates of its own '
+                          'namespace or of the shared namespace "spacekeeper-shared"'])
+        own = self.write("own.yaml", ws("o", "  templateRef: {name: strict, namespace: team-a}"))
+        shared = self.write("shared.yaml", ws("s", "  templateRef: {name: shared-only, namespace: spacekeeper-shared}")
+                            .replace("namespace: team-a\nspec", "namespace: team-b\nspec"))
+        code, doc = self.check_json("-t", STRICT, "-f", own, "-f", shared, "--template-scope", "namespace")
+        self.assertEqual(code, 0, doc)
+        code, _, err = run("check", "-t", STRICT, "-f", own, "--template-scope", "team")
+        self.assertEqual(code, 2)
+        self.assertIn('--template-scope must be cluster or namespace, not "team"', err)
+
     def test_bad_input_exit_2_names_file_and_line(self):
         bad = self.write("bad.yaml", "kind: Workspace\nmetadata:\n  name: [unclosed\n")
         code, out, err = run("check", "-t", TEMPLATES, "-f", bad)

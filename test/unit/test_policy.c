@@ -597,6 +597,71 @@ START_TEST(test_template_resolution)
 }
 END_TEST
 
+/* --template-scope namespace: a templateRef reaches only the workspace's
+ * own namespace and the shared one. */
+START_TEST(test_template_scope)
+{
+    static const struct {
+        const char *ns, *ref;
+        const char *image;   /* spec.image after defaults, JSON; NULL: denied */
+    } cases[] = {
+        {"team-b", "{name: strict, namespace: team-a}", NULL},
+        {"team-b", "{name: ghost, namespace: team-a}", NULL}, /* out of reach whether or not it exists */
+        {"team-a", "{name: strict, namespace: team-a}", "\"img:1\""},
+        {"team-a", "{name: strict}", "\"img:1\""},
+        {"team-b", "{name: open, namespace: spacekeeper-shared}", "\"shared:1\""},
+        {"team-b", "{name: shared-only}", "\"shared:only\""},
+    };
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    for (int scope = SK_SCOPE_CLUSTER; scope <= SK_SCOPE_NAMESPACE; scope++) {
+        cfg.template_scope = (sk_template_scope)scope;
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            char yaml[256];
+            snprintf(yaml, sizeof yaml, WS_HEAD "metadata: {name: w, namespace: %s}\nspec: {templateRef: %s}\n",
+                     cases[i].ns, cases[i].ref);
+            json_t *obj = th_yaml(yaml);
+            sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+            sk_decision d;
+            th_review_with(&cfg, store, &req, &d);
+            if (cases[i].image) {
+                ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+                assert_json(spec_at(&d, "image"), cases[i].image);
+            } else if (scope == SK_SCOPE_NAMESPACE) {
+                ck_assert_msg(th_has_violation(&d, "spec.templateRef", "is out of reach"),
+                              "case %zu: %s", i, th_violations(&d));
+                ck_assert_int_eq(json_array_size(d.violations), 1);
+                ck_assert_uint_eq(json_array_size(d.patch), 0);
+            } else {
+                /* the cluster scope: any namespace (the second is simply not found) */
+                ck_assert_msg(!th_has_violation(&d, "spec.templateRef", "is out of reach"), "case %zu: %s",
+                              i, th_violations(&d));
+            }
+            sk_decision_free(&d);
+            json_decref(obj);
+        }
+    }
+    cfg.template_scope = SK_SCOPE_NAMESPACE;
+    json_t *obj = th_yaml(WS_HEAD "metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: strict, namespace: team-a}}\n");
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+    sk_decision d;
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert_msg(th_has_violation(&d, "spec.templateRef",
+                                   "spec.templateRef: template \"strict\" in namespace \"team-a\" is out of "
+                                   "reach: with --template-scope namespace a workspace in \"team-b\" may use "
+                                   "templates of its own namespace or of the shared namespace "
+                                   "\"spacekeeper-shared\""),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    json_decref(obj);
+    ck_assert_str_eq(sk_template_scope_name(SK_SCOPE_NAMESPACE), "namespace");
+    sk_template_scope parsed;
+    ck_assert_int_eq(sk_template_scope_parse("cluster", &parsed), 0);
+    ck_assert_int_eq(parsed, SK_SCOPE_CLUSTER);
+    ck_assert_int_eq(sk_template_scope_parse("Cluster", &parsed), -1);
+}
+END_TEST
+
 START_TEST(test_no_template_at_all)
 {
     /* no templateRef, no namespace default, no shared default: the
@@ -1084,6 +1149,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_lifecycle_script_size);
     tcase_add_test(tc, test_idle_shutdown_overrides);
     tcase_add_test(tc, test_template_resolution);
+    tcase_add_test(tc, test_template_scope);
     tcase_add_test(tc, test_no_template_at_all);
     tcase_add_test(tc, test_template_without_default_image);
     tcase_add_test(tc, test_metadata_stamping);
