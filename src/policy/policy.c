@@ -73,37 +73,6 @@ static const struct fit RESOURCE_FIT[] = {
 static void check_image(struct eval *ev, const char *field, const json_t *v);
 static void check_resources(struct eval *ev, const char *field, const json_t *v);
 static void check_storage_size(struct eval *ev, const char *field, const json_t *v);
-/* Where the operator's implicit size sits against the template's bounds:
- * -1 below minSize, +1 above maxSize, 0 within them (or no template). */
-static int operator_size_side(const sk_template *t)
-{
-    sk_quantity q;
-    if (!t || sk_quantity_parse(OPERATOR_STORAGE_SIZE, &q, NULL) < 0)
-        return 0;
-    if (t->storage.has_min && sk_quantity_cmp(q, t->storage.min) < 0)
-        return -1;
-    if (t->storage.has_max && sk_quantity_cmp(q, t->storage.max) > 0)
-        return 1;
-    return 0;
-}
-
-static const char *size_bound_key(int side)
-{
-    return side < 0 ? "minSize" : "maxSize";
-}
-
-/* Storage without a size would get the operator's 10Gi unchecked, past a
- * template's maximum: give it that size explicitly, moved into the bounds. */
-static json_t *derive_storage_size(const struct eval *ev)
-{
-    if (!json_is_object(sk_json_get(ev->obj, "spec", "storage", NULL)))
-        return NULL;
-    int side = operator_size_side(ev->tpl);
-    if (!side)
-        return json_string(OPERATOR_STORAGE_SIZE);
-    return json_deep_copy(sk_json_get(ev->tpl->spec, "primaryStorage", size_bound_key(side), NULL));
-}
-
 static void check_storage_class(struct eval *ev, const char *field, const json_t *v);
 static void check_mount_path(struct eval *ev, const char *field, const json_t *v);
 static void check_volumes(struct eval *ev, const char *field, const json_t *v);
@@ -387,6 +356,37 @@ static void check_storage_size(struct eval *ev, const char *field, const json_t 
                   quantity_text(old, oq, a, sizeof a),
                   quantity_text(v, q, b, sizeof b));
     }
+}
+
+/* Where the operator's implicit size sits against the template's bounds:
+ * -1 below minSize, +1 above maxSize, 0 within them (or no template). */
+static int operator_size_side(const sk_template *t)
+{
+    sk_quantity q;
+    if (!t || sk_quantity_parse(OPERATOR_STORAGE_SIZE, &q, NULL) < 0)
+        return 0;
+    if (t->storage.has_min && sk_quantity_cmp(q, t->storage.min) < 0)
+        return -1;
+    if (t->storage.has_max && sk_quantity_cmp(q, t->storage.max) > 0)
+        return 1;
+    return 0;
+}
+
+static const char *size_bound_key(int side)
+{
+    return side < 0 ? "minSize" : "maxSize";
+}
+
+/* Storage without a size would get the operator's 10Gi unchecked, past a
+ * template's maximum: give it that size explicitly, moved into the bounds. */
+static json_t *derive_storage_size(const struct eval *ev)
+{
+    if (!json_is_object(sk_json_get(ev->obj, "spec", "storage", NULL)))
+        return NULL;
+    int side = operator_size_side(ev->tpl);
+    if (!side)
+        return json_string(OPERATOR_STORAGE_SIZE);
+    return json_deep_copy(sk_json_get(ev->tpl->spec, "primaryStorage", size_bound_key(side), NULL));
 }
 
 static void check_storage_class(struct eval *ev, const char *field, const json_t *v)
@@ -1121,7 +1121,7 @@ int sk_template_scope_parse(const char *text, sk_template_scope *out)
 
 const char *sk_template_scope_name(sk_template_scope scope)
 {
-    return (unsigned)scope < 2 ? SCOPES[scope] : "unknown";
+    return (size_t)scope < sizeof SCOPES / sizeof *SCOPES - 1 ? SCOPES[scope] : "unknown";
 }
 
 void sk_policy_config_init(sk_policy_config *cfg)
