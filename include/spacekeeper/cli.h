@@ -20,28 +20,41 @@ char **sk_cli_split_list(const char *text);
 void sk_cli_free_list(char **list);
 
 /* The policy flags check and serve share: --shared-namespace,
- * --admin-groups and --controller-user. Their getopt codes start at
- * SK_CLI_POLICY_OPT; a command lists SK_CLI_POLICY_OPTIONS among its long
+ * --admin-groups, --controller-user, --default-image,
+ * --trusted-service-accounts and --template-scope. Their getopt codes start
+ * at SK_CLI_POLICY_OPT; a command lists SK_CLI_POLICY_OPTIONS among its long
  * options and passes every code to sk_cli_policy_option. */
 enum { SK_CLI_POLICY_OPT = 1000, SK_CLI_OPT_SHARED = SK_CLI_POLICY_OPT, SK_CLI_OPT_ADMIN,
-       SK_CLI_OPT_CTRL };
+       SK_CLI_OPT_CTRL, SK_CLI_OPT_IMAGE, SK_CLI_OPT_TRUSTED, SK_CLI_OPT_SCOPE };
 #define SK_CLI_POLICY_OPTIONS                                                  \
     {"shared-namespace", required_argument, NULL, SK_CLI_OPT_SHARED},          \
     {"admin-groups", required_argument, NULL, SK_CLI_OPT_ADMIN},               \
-    {"controller-user", required_argument, NULL, SK_CLI_OPT_CTRL}
+    {"controller-user", required_argument, NULL, SK_CLI_OPT_CTRL},             \
+    {"default-image", required_argument, NULL, SK_CLI_OPT_IMAGE},              \
+    {"trusted-service-accounts", required_argument, NULL, SK_CLI_OPT_TRUSTED}, \
+    {"template-scope", required_argument, NULL, SK_CLI_OPT_SCOPE}
 #define SK_CLI_POLICY_USAGE                                                                   \
     "  --shared-namespace NS    namespace of cluster-wide templates (default "               \
     SK_DEFAULT_SHARED_NAMESPACE ")\n"                                                         \
-    "  --admin-groups G,...     groups that may change OwnerOnly workspaces\n"                \
-    "  --controller-user U      identity allowed to stop workspaces and change system templates\n"
+    "  --admin-groups G,...     groups that may change OwnerOnly workspaces and reserved\n"   \
+    "                           workspace.jupyter.org/ labels and annotations\n"             \
+    "  --controller-user U      identity allowed to stop workspaces and change system templates\n" \
+    "  --default-image IMAGE    spec.image when no template gives one (default\n"            \
+    "                           " SK_DEFAULT_IMAGE "; \"\" for none)\n"                        \
+    "  --trusted-service-accounts U,...  may write reserved workspace.jupyter.org/ labels and\n" \
+    "                           annotations (default the controller and the workspace operator)\n" \
+    "  --template-scope SCOPE   cluster (default): a templateRef may name any namespace;\n"   \
+    "                           namespace: only the workspace's own or the shared one\n"
 
 typedef struct sk_cli_policy {
     sk_policy_config cfg;
     char **admin_groups; /* owned storage behind cfg.admin_groups, if set */
+    char **trusted;      /* owned storage behind cfg.trusted_service_accounts, if set */
 } sk_cli_policy;
 
 void sk_cli_policy_init(sk_cli_policy *p);
-/* 1 if the option was one of the policy flags (and is now applied). */
+/* 1 if the option was one of the policy flags (and is now applied), 0 if
+ * it was not, -1 if its value is invalid (the problem is printed). */
 int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg);
 void sk_cli_policy_free(sk_cli_policy *p);
 

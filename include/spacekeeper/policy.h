@@ -21,6 +21,12 @@
 
 #define SK_DEFAULT_SHARED_NAMESPACE "spacekeeper-shared"
 #define SK_DEFAULT_CONTROLLER_USER "system:serviceaccount:spacekeeper-system:spacekeeper-controller"
+/* The workspace operator's own identity (jupyter-k8s). */
+#define SK_OPERATOR_USER "system:serviceaccount:jupyter-k8s-system:jupyter-k8s-controller-manager"
+/* The seed's default: the latest SageMaker Distribution. */
+#define SK_DEFAULT_IMAGE "public.ecr.aws/sagemaker/sagemaker-distribution:latest-cpu"
+/* Labels and annotations under it belong to spacekeeper and the operator. */
+#define SK_RESERVED_PREFIX "workspace.jupyter.org/"
 
 typedef enum sk_operation { SK_OP_CREATE, SK_OP_UPDATE, SK_OP_DELETE, SK_OP_CONNECT } sk_operation;
 
@@ -30,14 +36,28 @@ int sk_policy_owns_api_version(const char *api_version);
 int sk_operation_parse(const char *text, sk_operation *out);
 const char *sk_operation_name(sk_operation op);
 
+/* Where a templateRef may point: any namespace, or only the workspace's own
+ * and the shared one. */
+typedef enum sk_template_scope { SK_SCOPE_CLUSTER, SK_SCOPE_NAMESPACE } sk_template_scope;
+
+int sk_template_scope_parse(const char *text, sk_template_scope *out);
+const char *sk_template_scope_name(sk_template_scope scope);
+
 typedef struct sk_policy_config {
     const char *shared_namespace;     /* cluster-wide templates live here */
     const char *const *admin_groups;  /* NULL-terminated; may change any workspace */
     const char *controller_user;      /* may stop workspaces and change system templates */
+    const char *default_image;        /* spec.image when no template gives one; NULL or "": none */
+    /* NULL-terminated users that may write reserved (workspace.jupyter.org/)
+     * labels and annotations on workspaces */
+    const char *const *trusted_service_accounts;
+    sk_template_scope template_scope;
 } sk_policy_config;
 
 /* shared namespace, admin groups system:masters and
- * system:serviceaccounts:kube-system (namespace deletion), the controller. */
+ * system:serviceaccounts:kube-system (namespace deletion), the controller,
+ * the latest SageMaker Distribution image, the controller and the workspace
+ * operator as trusted service accounts, templates from any namespace. */
 void sk_policy_config_init(sk_policy_config *cfg);
 
 typedef struct sk_request {

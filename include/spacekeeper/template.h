@@ -62,6 +62,11 @@ int sk_template_allows_image(const sk_template *t, const char *image);
 /* Writes "a, b, c" (at most `max` names, then "and N more") for messages. */
 void sk_template_describe_images(const sk_template *t, size_t max, char *buf, size_t cap);
 
+/* The first constraint field (allowedImages, resourceBounds, ...) whose
+ * meaning differs between two versions of a template, or NULL: quantities
+ * compare by value, allowedImages as a set, absent flags as their defaults. */
+const char *sk_template_changed_constraint(const sk_template *was, const sk_template *now);
+
 typedef struct sk_store sk_store;
 
 sk_store *sk_store_new(const char *shared_namespace);

@@ -70,7 +70,10 @@ static int parse_args(int argc, char **argv, struct check_opts *o)
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "t:f:o:h", longs, NULL)) != -1) {
-        if (sk_cli_policy_option(&o->policy, c, optarg))
+        int policy = sk_cli_policy_option(&o->policy, c, optarg);
+        if (policy < 0)
+            return -1;
+        if (policy)
             continue;
         switch (c) {
         case 't': add_path(&o->templates, &o->n_templates, optarg); break;

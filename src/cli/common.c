@@ -39,6 +39,15 @@ void sk_cli_policy_init(sk_cli_policy *p)
 {
     sk_policy_config_init(&p->cfg);
     p->admin_groups = NULL;
+    p->trusted = NULL;
+}
+
+/* Replaces an owned list with "a,b,c" and points the config at it. */
+static void set_list(char ***owned, const char *const **cfg, const char *arg)
+{
+    sk_cli_free_list(*owned);
+    *owned = sk_cli_split_list(arg);
+    *cfg = (const char *const *)*owned;
 }
 
 int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg)
@@ -46,10 +55,15 @@ int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg)
     switch (code) {
     case SK_CLI_OPT_SHARED: p->cfg.shared_namespace = arg; return 1;
     case SK_CLI_OPT_CTRL: p->cfg.controller_user = arg; return 1;
-    case SK_CLI_OPT_ADMIN:
-        sk_cli_free_list(p->admin_groups);
-        p->admin_groups = sk_cli_split_list(arg);
-        p->cfg.admin_groups = (const char *const *)p->admin_groups;
+    case SK_CLI_OPT_IMAGE: p->cfg.default_image = arg; return 1;
+    case SK_CLI_OPT_ADMIN: set_list(&p->admin_groups, &p->cfg.admin_groups, arg); return 1;
+    case SK_CLI_OPT_TRUSTED: set_list(&p->trusted, &p->cfg.trusted_service_accounts, arg); return 1;
+    case SK_CLI_OPT_SCOPE:
+        if (sk_template_scope_parse(arg, &p->cfg.template_scope) < 0) {
+            fprintf(stderr, "spacekeeper: --template-scope must be cluster or namespace, not \"%s\"\n",
+                    arg);
+            return -1;
+        }
         return 1;
     }
     return 0;
@@ -58,7 +72,9 @@ int sk_cli_policy_option(sk_cli_policy *p, int code, const char *arg)
 void sk_cli_policy_free(sk_cli_policy *p)
 {
     sk_cli_free_list(p->admin_groups);
+    sk_cli_free_list(p->trusted);
     p->admin_groups = NULL;
+    p->trusted = NULL;
 }
 
 int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs)

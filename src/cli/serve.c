@@ -78,7 +78,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        if (sk_cli_policy_option(&o->policy, c, optarg))
+        int policy = sk_cli_policy_option(&o->policy, c, optarg);
+        if (policy < 0)
+            return -1;
+        if (policy)
             continue;
         switch (c) {
         case CERT: o->cert = optarg; break;

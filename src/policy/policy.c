@@ -29,9 +29,13 @@ struct eval {
     json_t *obj;                /* the object being defaulted (out->object) */
     sk_decision *out;
     change change;
+    int self_check;             /* checking a template's own defaults */
 };
 
 typedef void (*check_fn)(struct eval *ev, const char *field, const json_t *value);
+
+/* What the workspace operator gives a volume that has no size. */
+#define OPERATOR_STORAGE_SIZE "10Gi"
 
 enum shape { SHAPE_ANY, SHAPE_STRING, SHAPE_OBJECT, SHAPE_ARRAY, SHAPE_QUANTITY };
 
@@ -45,6 +49,25 @@ struct rule {
     enum shape shape;
     int deep_merge;         /* fill absent leaves of a present object too */
     check_fn check;
+    const struct fit *fit;  /* how merged defaults agree with the user's own values */
+    /* A default computed when the template gives none (new reference, or
+     * NULL for none); applied after every template default. */
+    json_t *(*derive)(const struct eval *ev);
+};
+
+/* A default merged into an object the user partly wrote never contradicts
+ * what the user wrote: a defaulted quantity under `section` is kept at least
+ * (sign +1) or at most (sign -1) the user's own value for the same key under
+ * `other`, and takes that value otherwise. */
+struct fit {
+    const char *section, *other;
+    int sign;
+};
+
+static const struct fit RESOURCE_FIT[] = {
+    {"limits", "requests", +1}, /* a defaulted limit is never below the user's request */
+    {"requests", "limits", -1}, /* a defaulted request is never above the user's limit */
+    {NULL, NULL, 0},
 };
 
 static void check_image(struct eval *ev, const char *field, const json_t *v);
@@ -58,13 +81,16 @@ static void check_lifecycle(struct eval *ev, const char *field, const json_t *v)
 static void check_idle(struct eval *ev, const char *field, const json_t *v);
 static void check_app_type(struct eval *ev, const char *field, const json_t *v);
 static void check_desired_status(struct eval *ev, const char *field, const json_t *v);
+static json_t *derive_storage_size(const struct eval *ev);
+static json_t *derive_image(const struct eval *ev);
 
 static const struct rule RULES[] = {
-    {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image},
+    {"spec.image", {"image"}, {"defaultImage"}, NULL, SHAPE_STRING, 0, check_image, NULL,
+     derive_image},
     {"spec.resources", {"resources"}, {"defaultResources"}, NULL, SHAPE_OBJECT, 1,
-     check_resources},
+     check_resources, RESOURCE_FIT},
     {"spec.storage.size", {"storage", "size"}, {"primaryStorage", "defaultSize"}, NULL,
-     SHAPE_QUANTITY, 0, check_storage_size},
+     SHAPE_QUANTITY, 0, check_storage_size, NULL, derive_storage_size},
     {"spec.storage.storageClassName", {"storage", "storageClassName"},
      {"primaryStorage", "defaultStorageClassName"}, NULL, SHAPE_STRING, 0, check_storage_class},
     {"spec.storage.mountPath", {"storage", "mountPath"}, {"primaryStorage", "defaultMountPath"},
@@ -90,12 +116,6 @@ static const struct rule RULES[] = {
      check_desired_status},
 };
 #define NRULES (sizeof RULES / sizeof *RULES)
-
-/* Template fields whose change can make existing workspaces non-compliant. */
-static const char *const CONSTRAINT_FIELDS[] = {
-    "allowedImages", "allowCustomImages", "defaultImage", "resourceBounds", "primaryStorage",
-    "idleShutdownOverrides", "allowSecondaryStorages", "appType", NULL,
-};
 
 static const char *const RESERVED_MOUNTS[] = {"/opt/ml", "/opt/.sagemakerinternal", NULL};
 static const char *const OWNERSHIP_TYPES[] = {"Public", "OwnerOnly", NULL};
@@ -131,12 +151,18 @@ static void warning(struct eval *ev, const char *fmt, ...)
     json_array_append_new(ev->out->warnings, json_string(msg));
 }
 
+/* The index of s in a NULL-terminated list, or -1. */
+static int list_index(const char *s, const char *const *list)
+{
+    for (int i = 0; s && list && list[i]; i++)
+        if (strcmp(s, list[i]) == 0)
+            return i;
+    return -1;
+}
+
 static int in_list(const char *s, const char *const *list)
 {
-    for (; s && *list; list++)
-        if (strcmp(s, *list) == 0)
-            return 1;
-    return 0;
+    return list_index(s, list) >= 0;
 }
 
 static void join_list(const char *const *list, char *buf, size_t cap)
@@ -178,6 +204,20 @@ static int in_admin_group(const struct eval *ev)
     return 0;
 }
 
+/* "a, b" for messages: who may override ownership and reserved metadata. */
+static const char *admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "no admin group");
+    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
+        join_list(ev->cfg->admin_groups, buf, cap);
+    return buf;
+}
+
+static const char *requester(const struct eval *ev)
+{
+    return ev->req->user && *ev->req->user ? ev->req->user : "(anonymous)";
+}
+
 static const json_t *old_at(const struct eval *ev, const char *const *path)
 {
     return ev->old_spec ? sk_json_at(ev->old_spec, path) : NULL;
@@ -197,8 +237,32 @@ static void check_image(struct eval *ev, const char *field, const json_t *v)
         return;
     char allowed[512];
     sk_template_describe_images(ev->tpl, 5, allowed, sizeof allowed);
-    violation(ev, field, "%s \"%s\" is not allowed by template \"%s\" (allowed: %s)", field, image,
-              tpl_name(ev), allowed);
+    if (ev->self_check)
+        violation(ev, field,
+                  "%s \"%s\" is not in spec.allowedImages (%s): list it there or set "
+                  "allowCustomImages: true",
+                  field, image, allowed);
+    else
+        violation(ev, field, "%s \"%s\" is not allowed by template \"%s\" (allowed: %s)", field,
+                  image, tpl_name(ev), allowed);
+}
+
+/* The seed's default, the latest SageMaker Distribution (--default-image),
+ * when no template gives a defaultImage; only where the template allows it,
+ * so that a template with a fixed list asks for an image rather than
+ * offering one it then refuses. */
+static json_t *derive_image(const struct eval *ev)
+{
+    const char *image = ev->cfg->default_image;
+    if (!image || !*image || (ev->tpl && !sk_template_allows_image(ev->tpl, image)))
+        return NULL;
+    return json_string(image);
+}
+
+/* A quantity as the user wrote it, or formatted when it was a number. */
+static const char *quantity_text(const json_t *v, sk_quantity q, char *buf, size_t cap)
+{
+    return json_is_string(v) ? json_string_value(v) : sk_quantity_format(q, buf, cap);
 }
 
 /* Reports a quantity outside the template's [min, max]. */
@@ -206,11 +270,7 @@ static void check_bound(struct eval *ev, const char *field, const json_t *text, 
                         const sk_bound *b)
 {
     char shown[64];
-    const char *s = json_string_value(text);
-    if (!s) {
-        sk_quantity_format(q, shown, sizeof shown);
-        s = shown;
-    }
+    const char *s = quantity_text(text, q, shown, sizeof shown);
     char lim[64];
     if (b->has_min && sk_quantity_cmp(q, b->min) < 0)
         violation(ev, field, "%s %s is below the minimum %s allowed by template \"%s\"", field, s,
@@ -274,9 +334,8 @@ static void check_resources(struct eval *ev, const char *field, const json_t *v)
             char lt[64], rt[64];
             snprintf(f, sizeof f, "%s.limits.%s", field, name);
             violation(ev, f, "%s %s is less than %s.requests.%s %s", f,
-                      json_is_string(l) ? json_string_value(l) : sk_quantity_format(lq, lt, sizeof lt),
-                      field, name,
-                      json_is_string(r) ? json_string_value(r) : sk_quantity_format(rq, rt, sizeof rt));
+                      quantity_text(l, lq, lt, sizeof lt), field, name,
+                      quantity_text(r, rq, rt, sizeof rt));
         }
     }
 }
@@ -294,9 +353,40 @@ static void check_storage_size(struct eval *ev, const char *field, const json_t 
     if (old && sk_quantity_from_json(old, &oq, NULL) == 0 && sk_quantity_cmp(q, oq) < 0) {
         char a[64], b[64];
         violation(ev, field, "%s cannot shrink from %s to %s: volumes can only grow", field,
-                  json_is_string(old) ? json_string_value(old) : sk_quantity_format(oq, a, sizeof a),
-                  json_is_string(v) ? json_string_value(v) : sk_quantity_format(q, b, sizeof b));
+                  quantity_text(old, oq, a, sizeof a),
+                  quantity_text(v, q, b, sizeof b));
     }
+}
+
+/* Where the operator's implicit size sits against the template's bounds:
+ * -1 below minSize, +1 above maxSize, 0 within them (or no template). */
+static int operator_size_side(const sk_template *t)
+{
+    sk_quantity q;
+    if (!t || sk_quantity_parse(OPERATOR_STORAGE_SIZE, &q, NULL) < 0)
+        return 0;
+    if (t->storage.has_min && sk_quantity_cmp(q, t->storage.min) < 0)
+        return -1;
+    if (t->storage.has_max && sk_quantity_cmp(q, t->storage.max) > 0)
+        return 1;
+    return 0;
+}
+
+static const char *size_bound_key(int side)
+{
+    return side < 0 ? "minSize" : "maxSize";
+}
+
+/* Storage without a size would get the operator's 10Gi unchecked, past a
+ * template's maximum: give it that size explicitly, moved into the bounds. */
+static json_t *derive_storage_size(const struct eval *ev)
+{
+    if (!json_is_object(sk_json_get(ev->obj, "spec", "storage", NULL)))
+        return NULL;
+    int side = operator_size_side(ev->tpl);
+    if (!side)
+        return json_string(OPERATOR_STORAGE_SIZE);
+    return json_deep_copy(sk_json_get(ev->tpl->spec, "primaryStorage", size_bound_key(side), NULL));
 }
 
 static void check_storage_class(struct eval *ev, const char *field, const json_t *v)
@@ -516,8 +606,44 @@ static void run_checks(struct eval *ev, const json_t *spec)
     }
 }
 
-/* Fills absent leaves of `have` from `want`, both objects, at `path`. */
-static void merge_defaults(struct eval *ev, const char **path, size_t depth, const json_t *have,
+/* A new copy of the default `want` for user[section][key], fitted to the
+ * user's own values (`user`: the object as the user wrote it). */
+static json_t *fit_leaf(const struct fit *fit, const json_t *user, const char *section,
+                        const char *key, const json_t *want)
+{
+    for (; fit && fit->section; fit++) {
+        if (strcmp(fit->section, section) != 0)
+            continue;
+        const json_t *mine = sk_json_get(user, fit->other, key, NULL);
+        sk_quantity w, m;
+        if (mine && sk_quantity_from_json(want, &w, NULL) == 0 &&
+            sk_quantity_from_json(mine, &m, NULL) == 0 && sk_quantity_cmp(w, m) * fit->sign < 0)
+            return json_deep_copy(mine);
+    }
+    return json_deep_copy(want);
+}
+
+/* A new copy of the default for the user's object at `rel` (n keys below
+ * the rule's field): a whole section is fitted key by key. */
+static json_t *fitted(const struct rule *r, const json_t *user, const char *const *rel, size_t n,
+                      const json_t *want)
+{
+    if (!r->fit || n == 0 || n > 2)
+        return json_deep_copy(want);
+    if (n == 2)
+        return fit_leaf(r->fit, user, rel[0], rel[1], want);
+    json_t *copy = json_deep_copy(want);
+    const char *key;
+    json_t *v;
+    json_object_foreach(copy, key, v)
+        json_object_set_new(copy, key, fit_leaf(r->fit, user, rel[0], key, v));
+    return copy;
+}
+
+/* Fills absent leaves of `have` from `want`, both objects, at `path`;
+ * path[base..] is the part below the rule's field. */
+static void merge_defaults(struct eval *ev, const struct rule *r, const json_t *user,
+                           const char **path, size_t base, size_t depth, const json_t *have,
                            const json_t *want)
 {
     if (depth >= 16)
@@ -529,10 +655,11 @@ static void merge_defaults(struct eval *ev, const char **path, size_t depth, con
         path[depth] = key;
         if (!hv || json_is_null(hv)) {
             sk_err err;
-            if (sk_patch_set(ev->out->patch, ev->obj, path, depth + 1, json_deep_copy(wv), &err) < 0)
+            json_t *v = fitted(r, user, path + base, depth + 1 - base, wv);
+            if (sk_patch_set(ev->out->patch, ev->obj, path, depth + 1, v, &err) < 0)
                 violation(ev, "spec", "spec: %s", err.msg);
         } else if (json_is_object(hv) && json_is_object(wv)) {
-            merge_defaults(ev, path, depth + 1, hv, wv);
+            merge_defaults(ev, r, user, path, base, depth + 1, hv, wv);
         }
     }
 }
@@ -540,27 +667,40 @@ static void merge_defaults(struct eval *ev, const char **path, size_t depth, con
 static void apply_defaults(struct eval *ev)
 {
     const char *path[20] = {"spec"};
-    for (size_t i = 0; i < NRULES; i++) {
-        const struct rule *r = &RULES[i];
-        const json_t *want = ev->tpl && r->tpl[0] ? sk_json_at(ev->tpl->spec, r->tpl) : NULL;
-        json_t *fallback = NULL;
-        if (!want && r->fallback)
-            want = fallback = json_string(r->fallback);
-        if (!want)
-            continue;
-        size_t depth = 1;
-        for (const char *const *p = r->ws; *p && depth < 4; p++)
-            path[depth++] = *p;
-        json_t *spec = json_object_get(ev->obj, "spec");
-        const json_t *have = sk_json_at(spec, r->ws);
-        if (!have || json_is_null(have)) {
-            sk_err err;
-            if (sk_patch_set(ev->out->patch, ev->obj, path, depth, json_deep_copy(want), &err) < 0)
-                violation(ev, r->field, "%s: %s", r->field, err.msg);
-        } else if (r->deep_merge && json_is_object(have) && json_is_object(want)) {
-            merge_defaults(ev, path, depth, have, want);
+    /* Derived defaults come second: they depend on what the template's
+     * defaults produced (storage that a class default created needs a size). */
+    for (int derived = 0; derived < 2; derived++) {
+        for (size_t i = 0; i < NRULES; i++) {
+            const struct rule *r = &RULES[i];
+            json_t *spec = json_object_get(ev->obj, "spec");
+            const json_t *have = sk_json_at(spec, r->ws);
+            const json_t *want;
+            json_t *made = NULL; /* a default of our own, not the template's */
+            if (!derived) {
+                want = ev->tpl && r->tpl[0] ? sk_json_at(ev->tpl->spec, r->tpl) : NULL;
+                if (!want && r->fallback)
+                    want = made = json_string(r->fallback);
+            } else {
+                int absent = !have || json_is_null(have);
+                want = made = absent && r->derive ? r->derive(ev) : NULL;
+            }
+            if (!want)
+                continue;
+            size_t depth = 1;
+            for (const char *const *p = r->ws; *p && depth < 4; p++)
+                path[depth++] = *p;
+            if (!have || json_is_null(have)) {
+                sk_err err;
+                if (sk_patch_set(ev->out->patch, ev->obj, path, depth, json_deep_copy(want), &err) < 0)
+                    violation(ev, r->field, "%s: %s", r->field, err.msg);
+            } else if (r->deep_merge && json_is_object(have) && json_is_object(want)) {
+                /* what the user wrote, before any default lands in it */
+                json_t *user = json_deep_copy(have);
+                merge_defaults(ev, r, user, path, depth, depth, have, want);
+                json_decref(user);
+            }
+            json_decref(made);
         }
-        json_decref(fallback);
     }
 }
 
@@ -650,6 +790,17 @@ static int resolve_template(struct eval *ev, int *by_default)
             return -1;
         }
         const char *want_ns = json_string_value(rns);
+        /* Checked before the lookup, so that it tells nothing about what
+         * other namespaces hold. */
+        if (ev->cfg->template_scope == SK_SCOPE_NAMESPACE && want_ns && *want_ns &&
+            strcmp(want_ns, ns) != 0 && strcmp(want_ns, shared) != 0) {
+            violation(ev, "spec.templateRef",
+                      "spec.templateRef: template \"%s\" in namespace \"%s\" is out of reach: with "
+                      "--template-scope namespace a workspace in \"%s\" may use templates of its own "
+                      "namespace or of the shared namespace \"%s\"",
+                      name, want_ns, ns, shared);
+            return -1;
+        }
         if (want_ns && *want_ns)
             ev->tpl = sk_store_get(st, want_ns, name);
         else if (!(ev->tpl = sk_store_get(st, ns, name)))
@@ -707,25 +858,79 @@ static change classify_update(const json_t *old_spec, const json_t *new_spec)
     return pure ? CHANGE_STOP : CHANGE_SPEC;
 }
 
-/* OwnerOnly workspaces change hands only through their creator, an admin
- * group, or the controller (which stops idle workspaces). */
-static void check_ownership(struct eval *ev, const json_t *old)
+static int is_owner_only(const json_t *obj)
 {
-    const char *type = sk_json_str(old, "spec", "ownershipType", NULL);
-    if (!type || strcmp(type, "OwnerOnly") != 0)
-        return;
+    const char *type = sk_json_str(obj, "spec", "ownershipType", NULL);
+    return type && strcmp(type, "OwnerOnly") == 0;
+}
+
+/* Ownership is the creator's: only they, an admin group or the controller
+ * (which stops idle workspaces) may `what` a workspace that is `state`. */
+static void require_owner(struct eval *ev, const json_t *old, const char *state, const char *what)
+{
     const char *creator = sk_json_str(old, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
     if (is_user(ev, creator) || is_user(ev, ev->cfg->controller_user) || in_admin_group(ev))
         return;
-    char groups[256] = "no admin group";
-    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
-        join_list(ev->cfg->admin_groups, groups, sizeof groups);
+    char groups[256];
     violation(ev, "spec.ownershipType",
-              "workspace \"%s\" is OwnerOnly: only its creator \"%s\" or a member of %s may %s it, "
-              "not \"%s\"",
-              ev->out->name, creator ? creator : "(unknown)", groups,
-              ev->req->op == SK_OP_DELETE ? "delete" : "change",
-              ev->req->user && *ev->req->user ? ev->req->user : "(anonymous)");
+              "workspace \"%s\" is %s: only its creator \"%s\" or a member of %s may %s, not \"%s\"",
+              ev->out->name, state, creator ? creator : "(unknown)",
+              admin_groups_text(ev, groups, sizeof groups), what, requester(ev));
+}
+
+/* OwnerOnly workspaces change hands only through their owner. */
+static void check_ownership(struct eval *ev, const json_t *old)
+{
+    if (is_owner_only(old))
+        require_owner(ev, old, "OwnerOnly", ev->req->op == SK_OP_DELETE ? "delete it" : "change it");
+}
+
+/* Making a workspace OwnerOnly locks every collaborator out of it. */
+static void check_becoming_owner_only(struct eval *ev, const json_t *old)
+{
+    if (!old || is_owner_only(old) || !is_owner_only(ev->obj))
+        return;
+    const char *was = sk_json_str(old, "spec", "ownershipType", NULL);
+    require_owner(ev, old, was ? was : "Public", "make it OwnerOnly");
+}
+
+/* The keys under the reserved prefix that spacekeeper itself stamps, per
+ * metadata section; anything else there is the operator's or ours. */
+static const char *const STAMPED_LABELS[] = {SK_LABEL_TEMPLATE_NAME, SK_LABEL_TEMPLATE_NAMESPACE, NULL};
+static const char *const STAMPED_ANNOTATIONS[] = {SK_ANNOTATION_CREATED_BY,
+                                                  SK_ANNOTATION_LAST_UPDATED_BY, NULL};
+static const struct {
+    const char *section;
+    const char *const *stamped;
+} RESERVED_SECTIONS[] = {{"labels", STAMPED_LABELS}, {"annotations", STAMPED_ANNOTATIONS}};
+
+/* Labels and annotations under workspace.jupyter.org/ hold the operator's
+ * and spacekeeper's state: a user may not add or change them (keeping what
+ * the old object has is fine), except for the keys spacekeeper stamps. */
+static void check_reserved_metadata(struct eval *ev, const json_t *old)
+{
+    if (in_admin_group(ev) || in_list(ev->req->user, ev->cfg->trusted_service_accounts))
+        return;
+    size_t plen = strlen(SK_RESERVED_PREFIX);
+    for (size_t s = 0; s < sizeof RESERVED_SECTIONS / sizeof *RESERVED_SECTIONS; s++) {
+        const char *section = RESERVED_SECTIONS[s].section;
+        const char *key;
+        json_t *v;
+        json_object_foreach(sk_json_get(ev->obj, "metadata", section, NULL), key, v) {
+            if (strncmp(key, SK_RESERVED_PREFIX, plen) != 0 || in_list(key, RESERVED_SECTIONS[s].stamped))
+                continue;
+            const json_t *was = old ? sk_json_get(old, "metadata", section, key, NULL) : NULL;
+            if (was && json_equal((json_t *)was, v))
+                continue;
+            char field[320], groups[256];
+            snprintf(field, sizeof field, "metadata.%s.%s", section, key);
+            violation(ev, field,
+                      "metadata.%s[%s]: the prefix " SK_RESERVED_PREFIX " is reserved for spacekeeper "
+                      "and the workspace operator; only a member of %s or a trusted service account "
+                      "may add or change it, not \"%s\"",
+                      section, key, admin_groups_text(ev, groups, sizeof groups), requester(ev));
+        }
+    }
 }
 
 static void review_workspace(struct eval *ev)
@@ -760,6 +965,7 @@ static void review_workspace(struct eval *ev)
     } else {
         ev->change = CHANGE_CREATE;
     }
+    check_reserved_metadata(ev, old);
 
     if (ev->change == CHANGE_METADATA || ev->change == CHANGE_STOP) {
         stamp_metadata(ev);
@@ -779,10 +985,19 @@ static void review_workspace(struct eval *ev)
                      json_pack("{s:s, s:s}", "name", ev->tpl->name, "namespace", ev->tpl->ns), NULL);
     }
     apply_defaults(ev);
+    check_becoming_owner_only(ev, old);
     stamp_metadata(ev);
     spec = json_object_get(ev->obj, "spec");
-    if (!json_is_string(json_object_get(spec, "image")))
-        violation(ev, "spec.image", "spec.image is required: no template supplies a default image");
+    const json_t *image = json_object_get(spec, "image");
+    if ((!image || json_is_null(image)) && ev->tpl) {
+        char allowed[512];
+        sk_template_describe_images(ev->tpl, 5, allowed, sizeof allowed);
+        violation(ev, "spec.image", "spec.image is required: template \"%s\" has no defaultImage "
+                                    "(allowed: %s)", ev->tpl->name, allowed);
+    } else if (!image || json_is_null(image)) {
+        violation(ev, "spec.image", "spec.image is required: no template applies and no default "
+                                    "image is configured");
+    }
     run_checks(ev, spec);
 }
 
@@ -810,7 +1025,10 @@ static void review_template(struct eval *ev)
     if (!t)
         return;
     ev->tpl = t;
-    /* The template's own defaults must pass the checks they will feed. */
+    ev->self_check = 1;
+    /* The template's own defaults must pass the checks they will feed (the
+     * image row covers defaultImage against allowedImages, the appType row
+     * the app type), each reported once. */
     char field[128];
     for (size_t i = 0; i < NRULES; i++) {
         const struct rule *r = &RULES[i];
@@ -823,12 +1041,6 @@ static void review_template(struct eval *ev)
         if (shape_ok(ev, r, field, v) && r->check)
             r->check(ev, field, v);
     }
-    if (t->default_image && t->allowed_images && !sk_map_get(t->allowed_images, t->default_image))
-        violation(ev, "spec.defaultImage",
-                  "spec.defaultImage \"%s\" is not in spec.allowedImages", t->default_image);
-    const char *app = t->app_type;
-    if (json_object_get(t->spec, "appType") && !in_list(app, APP_TYPES))
-        check_enum(ev, "spec.appType", json_object_get(t->spec, "appType"), APP_TYPES);
 
     /* The default is not an override, so bounds that exclude it are legal
      * but almost certainly not what the admin meant. */
@@ -840,19 +1052,28 @@ static void review_template(struct eval *ev)
                 t->name, dm, t->has_idle_min ? t->idle_min : 1LL,
                 t->has_idle_max ? t->idle_max : dm, dm);
 
+    const json_t *primary = json_object_get(t->spec, "primaryStorage");
+    int side = operator_size_side(t);
+    if (json_is_object(primary) && !json_object_get(primary, "defaultSize") && side) {
+        const json_t *bound = json_object_get(primary, size_bound_key(side));
+        char shown[64];
+        const char *text = quantity_text(bound, side < 0 ? t->storage.min : t->storage.max, shown,
+                                         sizeof shown);
+        warning(ev,
+                "template \"%s\": spec.primaryStorage has no defaultSize and the operator's default "
+                OPERATOR_STORAGE_SIZE " is %s %s %s; workspaces given storage get %s",
+                t->name, side < 0 ? "below" : "above", size_bound_key(side), text, text);
+    }
+
     if (req->op == SK_OP_UPDATE && old) {
-        const json_t *old_spec = json_object_get(old, "spec");
-        for (const char *const *f = CONSTRAINT_FIELDS; *f; f++) {
-            if (!json_equal(json_object_get(old_spec, *f), json_object_get(t->spec, *f)) &&
-                (json_object_get(old_spec, *f) || json_object_get(t->spec, *f))) {
-                warning(ev,
-                        "template \"%s\" constraints changed (%s): existing workspaces keep "
-                        "running and are re-checked against the new rules when they are next "
-                        "started or updated",
-                        t->name, *f);
-                break;
-            }
-        }
+        sk_template *was = sk_template_new(old, sk_store_shared_namespace(ev->store), NULL);
+        const char *changed = was ? sk_template_changed_constraint(was, t) : NULL;
+        if (changed)
+            warning(ev,
+                    "template \"%s\" constraints changed (%s): existing workspaces keep running and "
+                    "are re-checked against the new rules when they are next started or updated",
+                    t->name, changed);
+        sk_template_free(was);
     }
     ev->tpl = NULL;
     sk_template_free(t);
@@ -869,13 +1090,11 @@ static const char *const OPERATIONS[] = {"CREATE", "UPDATE", "DELETE", "CONNECT"
 
 int sk_operation_parse(const char *text, sk_operation *out)
 {
-    for (int i = 0; OPERATIONS[i]; i++) {
-        if (text && strcmp(text, OPERATIONS[i]) == 0) {
-            *out = (sk_operation)i;
-            return 0;
-        }
-    }
-    return -1;
+    int i = list_index(text, OPERATIONS);
+    if (i < 0)
+        return -1;
+    *out = (sk_operation)i;
+    return 0;
 }
 
 const char *sk_operation_name(sk_operation op)
@@ -886,11 +1105,33 @@ const char *sk_operation_name(sk_operation op)
 static const char *const DEFAULT_ADMIN_GROUPS[] = {"system:masters",
                                                    "system:serviceaccounts:kube-system", NULL};
 
+static const char *const DEFAULT_TRUSTED[] = {SK_DEFAULT_CONTROLLER_USER, SK_OPERATOR_USER, NULL};
+
+static const char *const SCOPES[] = {[SK_SCOPE_CLUSTER] = "cluster",
+                                     [SK_SCOPE_NAMESPACE] = "namespace", NULL};
+
+int sk_template_scope_parse(const char *text, sk_template_scope *out)
+{
+    int i = list_index(text, SCOPES);
+    if (i < 0)
+        return -1;
+    *out = (sk_template_scope)i;
+    return 0;
+}
+
+const char *sk_template_scope_name(sk_template_scope scope)
+{
+    return (size_t)scope < sizeof SCOPES / sizeof *SCOPES - 1 ? SCOPES[scope] : "unknown";
+}
+
 void sk_policy_config_init(sk_policy_config *cfg)
 {
     cfg->shared_namespace = SK_DEFAULT_SHARED_NAMESPACE;
     cfg->admin_groups = DEFAULT_ADMIN_GROUPS;
     cfg->controller_user = SK_DEFAULT_CONTROLLER_USER;
+    cfg->default_image = SK_DEFAULT_IMAGE;
+    cfg->trusted_service_accounts = DEFAULT_TRUSTED;
+    cfg->template_scope = SK_SCOPE_CLUSTER;
 }
 
 void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const sk_request *req,

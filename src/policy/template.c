@@ -292,6 +292,143 @@ void sk_template_describe_images(const sk_template *t, size_t max, char *buf, si
     }
 }
 
+/* ---- constraint changes: by meaning, not by text ---- */
+
+static int same_str(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static int same_json(const json_t *a, const json_t *b)
+{
+    return a == b || json_equal((json_t *)a, (json_t *)b);
+}
+
+/* Equal JSON, or two spellings of one quantity ("1Gi" and 1073741824). */
+static int same_quantity(const json_t *a, const json_t *b)
+{
+    sk_quantity qa, qb;
+    if (a && b && sk_quantity_from_json(a, &qa, NULL) == 0 && sk_quantity_from_json(b, &qb, NULL) == 0)
+        return sk_quantity_cmp(qa, qb) == 0;
+    return same_json(a, b);
+}
+
+static int same_bound(const sk_bound *a, const sk_bound *b)
+{
+    return a->has_min == b->has_min && a->has_max == b->has_max &&
+           (!a->has_min || sk_quantity_cmp(a->min, b->min) == 0) &&
+           (!a->has_max || sk_quantity_cmp(a->max, b->max) == 0);
+}
+
+/* allowedImages is a set: order and repeats mean nothing. */
+static int same_allowed_images(const sk_template *a, const sk_template *b)
+{
+    if (a->n_allowed != b->n_allowed)
+        return 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; a->allowed_images && sk_map_next(a->allowed_images, &i, &k, &v);)
+        if (!sk_map_get(b->allowed_images, k))
+            return 0;
+    return 1;
+}
+
+static int same_custom_images(const sk_template *a, const sk_template *b)
+{
+    return a->allow_custom_images == b->allow_custom_images;
+}
+
+static int same_default_image(const sk_template *a, const sk_template *b)
+{
+    return same_str(a->default_image, b->default_image);
+}
+
+static int same_resource_bounds(const sk_template *a, const sk_template *b)
+{
+    size_t na = a->resource_bounds ? sk_map_count(a->resource_bounds) : 0;
+    size_t nb = b->resource_bounds ? sk_map_count(b->resource_bounds) : 0;
+    if (na != nb)
+        return 0;
+    const char *k;
+    void *v;
+    for (size_t i = 0; na && sk_map_next(a->resource_bounds, &i, &k, &v);) {
+        const sk_bound *other = sk_map_get(b->resource_bounds, k);
+        if (!other || !same_bound(v, other))
+            return 0;
+    }
+    return 1;
+}
+
+/* The bounds, and the defaults beside them: sizes by value, the rest as written. */
+static int same_primary_storage(const sk_template *a, const sk_template *b)
+{
+    static const char *const quantities[] = {"minSize", "maxSize", "defaultSize"};
+    json_t *pa = json_object_get(a->spec, "primaryStorage");
+    json_t *pb = json_object_get(b->spec, "primaryStorage");
+    if (!json_is_object(pa) || !json_is_object(pb))
+        return same_json(pa, pb);
+    for (int side = 0; side < 2; side++) {
+        const char *key;
+        json_t *v;
+        json_object_foreach(side ? pb : pa, key, v) {
+            const json_t *other = json_object_get(side ? pa : pb, key);
+            int quantity = 0;
+            for (size_t i = 0; i < sizeof quantities / sizeof *quantities; i++)
+                quantity |= strcmp(key, quantities[i]) == 0;
+            if (!(quantity ? same_quantity(v, other) : same_json(v, other)))
+                return 0;
+        }
+    }
+    return 1;
+}
+
+static int same_idle_overrides(const sk_template *a, const sk_template *b)
+{
+    return a->idle_allow == b->idle_allow && a->has_idle_min == b->has_idle_min &&
+           a->has_idle_max == b->has_idle_max && (!a->has_idle_min || a->idle_min == b->idle_min) &&
+           (!a->has_idle_max || a->idle_max == b->idle_max);
+}
+
+/* Workspaces that inherited the old default hold an override of the new one. */
+static int same_idle_default(const sk_template *a, const sk_template *b)
+{
+    return same_json(a->idle_default, b->idle_default);
+}
+
+static int same_secondary_storages(const sk_template *a, const sk_template *b)
+{
+    return a->allow_secondary_storages == b->allow_secondary_storages;
+}
+
+static int same_app_type(const sk_template *a, const sk_template *b)
+{
+    return same_str(a->app_type, b->app_type);
+}
+
+/* What an existing workspace is re-checked against when it next starts. */
+static const struct {
+    const char *field;
+    int (*same)(const sk_template *a, const sk_template *b);
+} CONSTRAINTS[] = {
+    {"allowedImages", same_allowed_images},
+    {"allowCustomImages", same_custom_images},
+    {"defaultImage", same_default_image},
+    {"resourceBounds", same_resource_bounds},
+    {"primaryStorage", same_primary_storage},
+    {"idleShutdownOverrides", same_idle_overrides},
+    {"defaultIdleShutdown", same_idle_default},
+    {"allowSecondaryStorages", same_secondary_storages},
+    {"appType", same_app_type},
+};
+
+const char *sk_template_changed_constraint(const sk_template *was, const sk_template *now)
+{
+    for (size_t i = 0; i < sizeof CONSTRAINTS / sizeof *CONSTRAINTS; i++)
+        if (!CONSTRAINTS[i].same(was, now))
+            return CONSTRAINTS[i].field;
+    return NULL;
+}
+
 /* ---- the store ---- */
 
 /* The default templates of one namespace; almost always zero or one. */

@@ -21,6 +21,20 @@ TEMPLATES = os.path.join(ROOT, "manifests", "templates")
 # team-a's default here is "strict", which allows only img:1 and img:2
 STRICT = os.path.join(ROOT, "test", "fixtures", "templates.yaml")
 
+TPL = """apiVersion: workspace.jupyter.org/v1alpha1
+kind: WorkspaceTemplate
+metadata:
+  name: {name}
+  namespace: {namespace}
+spec:
+{spec}
+"""
+
+
+def tpl(name, spec, namespace="team-a"):
+    return TPL.format(name=name, namespace=namespace, spec=spec)
+
+
 WS = """apiVersion: workspace.jupyter.org/v1alpha1
 kind: Workspace
 metadata:
@@ -175,6 +189,86 @@ spec: {ownershipType: OwnerOnly}
                                     "--groups", "platform-admins", "--admin-groups", "platform-admins")
         self.assertEqual(code, 0)
 
+    def test_only_the_owner_makes_a_workspace_owner_only(self):
+        owned = """apiVersion: workspace.jupyter.org/v1alpha1
+kind: Workspace
+metadata:
+  name: shared
+  namespace: team-a
+  annotations: {{workspace.jupyter.org/created-by: alice}}
+spec: {{image: img:1, ownershipType: {kind}}}
+"""
+        public = self.write("public.yaml", owned.format(kind="Public"))
+        locked = self.write("locked.yaml", owned.format(kind="OwnerOnly"))
+        code, doc = self.check_json("-t", STRICT, "-f", locked, "--old", public, "--user", "bob")
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['workspace "shared" is Public: only its creator "alice" or a member of '
+                          'system:masters, system:serviceaccounts:kube-system may make it OwnerOnly, not "bob"'])
+        for who in (["--user", "alice"],
+                    ["--user", "carol", "--groups", "platform-admins", "--admin-groups", "platform-admins"],
+                    ["--user", "system:serviceaccount:spacekeeper-system:spacekeeper-controller"]):
+            code, doc = self.check_json("-t", STRICT, "-f", locked, "--old", public, *who)
+            self.assertEqual(code, 0, (who, doc))
+        # and back to Public: the owner may, bob may not
+        code, doc = self.check_json("-t", STRICT, "-f", public, "--old", locked, "--user", "alice")
+        self.assertEqual(code, 0)
+        code, doc = self.check_json("-t", STRICT, "-f", public, "--old", locked, "--user", "bob")
+        self.assertEqual(code, 1)
+
+    def test_reserved_prefix(self):
+        labelled = ws("l").replace("  namespace: team-a\n",
+                                   "  namespace: team-a\n  labels: {workspace.jupyter.org/custom-label: x}\n")
+        f = self.write("ws.yaml", labelled)
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--user", "bob")
+        self.assertEqual(code, 1)
+        (v,) = doc["results"][0]["violations"]
+        self.assertEqual(v["field"], "metadata.labels.workspace.jupyter.org/custom-label")
+        self.assertIn("metadata.labels[workspace.jupyter.org/custom-label]: the prefix workspace.jupyter.org/ "
+                      "is reserved", v["message"])
+        operator = "system:serviceaccount:jupyter-k8s-system:jupyter-k8s-controller-manager"
+        for who in (["--user", operator],
+                    ["--user", "carol", "--groups", "platform-admins", "--admin-groups", "platform-admins"],
+                    ["--user", "system:serviceaccount:ci:bot", "--trusted-service-accounts",
+                     "system:serviceaccount:ci:bot"]):
+            code, doc = self.check_json("-t", TEMPLATES, "-f", f, *who)
+            self.assertEqual(code, 0, (who, doc))
+        # the list replaces the defaults
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--user", operator,
+                                    "--trusted-service-accounts", "system:serviceaccount:ci:bot")
+        self.assertEqual(code, 1)
+        # on UPDATE a key the old object has may stay as it is, not change
+        old = self.write("old.yaml", labelled)
+        code, doc = self.check_json("-t", TEMPLATES, "-f", f, "--old", old, "--user", "bob")
+        self.assertEqual(code, 0, doc)
+        changed = self.write("new.yaml", labelled.replace("custom-label: x", "custom-label: y"))
+        code, doc = self.check_json("-t", TEMPLATES, "-f", changed, "--old", old, "--user", "bob")
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["field"],
+                         "metadata.labels.workspace.jupyter.org/custom-label")
+
+    def test_template_scope(self):
+        borrowed = self.write("ws.yaml", ws("b", "  templateRef: {name: strict, namespace: team-a}")
+                              .replace("namespace: team-a\nspec", "namespace: team-b\nspec"))
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed)
+        self.assertEqual(code, 0, doc)  # cluster, the default: any namespace
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed, "--template-scope", "cluster")
+        self.assertEqual(code, 0, doc)
+        code, doc = self.check_json("-t", STRICT, "-f", borrowed, "--template-scope", "namespace")
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['spec.templateRef: template "strict" in namespace "team-a" is out of reach: with '
+                          '--template-scope namespace a workspace in "team-b" may use templates of its own '
+                          'namespace or of the shared namespace "spacekeeper-shared"'])
+        own = self.write("own.yaml", ws("o", "  templateRef: {name: strict, namespace: team-a}"))
+        shared = self.write("shared.yaml", ws("s", "  templateRef: {name: shared-only, namespace: spacekeeper-shared}")
+                            .replace("namespace: team-a\nspec", "namespace: team-b\nspec"))
+        code, doc = self.check_json("-t", STRICT, "-f", own, "-f", shared, "--template-scope", "namespace")
+        self.assertEqual(code, 0, doc)
+        code, _, err = run("check", "-t", STRICT, "-f", own, "--template-scope", "team")
+        self.assertEqual(code, 2)
+        self.assertIn('--template-scope must be cluster or namespace, not "team"', err)
+
     def test_bad_input_exit_2_names_file_and_line(self):
         bad = self.write("bad.yaml", "kind: Workspace\nmetadata:\n  name: [unclosed\n")
         code, out, err = run("check", "-t", TEMPLATES, "-f", bad)
@@ -204,6 +298,128 @@ spec: {ownershipType: OwnerOnly}
         code, out, _ = run("check", "-t", TEMPLATES, "-f", f)
         self.assertEqual(code, 0)
         self.assertIn("1 skipped", out)
+
+    def test_template_default_image_outside_list(self):
+        byo = self.write("byo.yaml", tpl("byo", "  allowCustomImages: true\n  defaultImage: img-default\n"
+                                                "  allowedImages: [img-a]"))
+        code, doc = self.check_json("-f", byo)
+        self.assertEqual(code, 0, doc)
+        pinned = self.write("pinned.yaml", tpl("pinned", "  defaultImage: img-default\n"
+                                                      "  allowedImages: [img-a]"))
+        code, doc = self.check_json("-f", pinned)
+        self.assertEqual(code, 1)
+        (v,) = doc["results"][0]["violations"]
+        self.assertEqual(v["field"], "spec.defaultImage")
+        self.assertIn('spec.defaultImage "img-default" is not in spec.allowedImages (img-a)', v["message"])
+
+    SMALL = tpl("small", "  defaultImage: img\n  defaultResources:\n"
+                         "    requests: {cpu: 200m, memory: 256Mi}\n    limits: {cpu: 500m, memory: 512Mi}\n"
+                         "  resourceBounds:\n    resources:\n      cpu: {max: \"2\"}")
+
+    def test_defaulted_resources_follow_the_users_own(self):
+        t = self.write("small.yaml", self.SMALL)
+        f = self.write("ws.yaml", ws("r", '  templateRef: {name: small}\n  resources: {requests: {cpu: "1"}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["resources"],
+                         {"requests": {"cpu": "1", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}})
+        with open(f) as src:
+            original = yaml.safe_load(src)
+        self.assertEqual(jsonpatch.JsonPatch(doc["results"][0]["patch"]).apply(original),
+                         doc["results"][0]["object"])
+        f = self.write("ws2.yaml", ws("r", "  templateRef: {name: small}\n  resources: {limits: {memory: 128Mi}}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["resources"]["requests"],
+                         {"cpu": "200m", "memory": "128Mi"})
+        # the fitted result is still bounded, and the user's own contradiction still denied
+        f = self.write("ws3.yaml", ws("r", '  templateRef: {name: small}\n  resources: {requests: {cpu: "3"}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        msgs = [v["message"] for v in doc["results"][0]["violations"]]
+        self.assertIn('spec.resources.limits.cpu 3 is above the maximum 2 allowed by template "small"', msgs)
+        f = self.write("ws4.yaml", ws("r", '  templateRef: {name: small}\n'
+                                           '  resources: {requests: {cpu: "1"}, limits: {cpu: 500m}}'))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ["spec.resources.limits.cpu 500m is less than spec.resources.requests.cpu 1"])
+
+    def test_storage_always_gets_a_checked_size(self):
+        fast = tpl("fast", "  defaultImage: img\n  primaryStorage: {maxSize: 5Gi, defaultStorageClassName: fast-ssd}")
+        t = self.write("fast.yaml", fast)
+        # the template itself is admitted, with a warning about the operator's 10Gi
+        code, doc = self.check_json("-f", t)
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["warnings"],
+                         ["template \"fast\": spec.primaryStorage has no defaultSize and the operator's "
+                          "default 10Gi is above maxSize 5Gi; workspaces given storage get 5Gi"])
+        f = self.write("ws.yaml", ws("s", "  templateRef: {name: fast}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"],
+                         {"storageClassName": "fast-ssd", "size": "5Gi"})
+        # an old workspace without a size gets one when it is next changed
+        old = self.write("old.yaml", ws("s", "  templateRef: {name: fast}\n  image: img\n"
+                                             "  storage: {storageClassName: fast-ssd}"))
+        new = self.write("new.yaml", ws("s", "  templateRef: {name: fast}\n  image: img\n"
+                                             "  storage: {storageClassName: fast-ssd}\n  desiredStatus: Running"))
+        code, doc = self.check_json("-t", t, "-f", new, "--old", old)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"]["size"], "5Gi")
+        # the user's own size stays when it is within the bounds, and is refused past them
+        f = self.write("ws2.yaml", ws("s", "  templateRef: {name: fast}\n  storage: {size: 3Gi}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 0, doc)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["storage"]["size"], "3Gi")
+        f = self.write("ws3.yaml", ws("s", "  templateRef: {name: fast}\n  storage: {size: 8Gi}"))
+        code, doc = self.check_json("-t", t, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual([v["message"] for v in doc["results"][0]["violations"]],
+                         ['spec.storage.size 8Gi is above the maximum 5Gi allowed by template "fast"'])
+
+    def test_template_change_warnings_compare_meaning(self):
+        old = self.write("old.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [a, b]\n"
+                                              "  resourceBounds: {resources: {cpu: {max: 1000m}}}\n"
+                                              "  primaryStorage: {maxSize: 50Gi}"))
+        same = self.write("same.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [b, a]\n"
+                                                '  resourceBounds: {resources: {cpu: {max: "1"}}}\n'
+                                                "  primaryStorage: {maxSize: 51200Mi}\n  displayName: New name"))
+        code, doc = self.check_json("-f", same, "--old", old)
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["warnings"], [])
+        tighter = self.write("tighter.yaml", tpl("t", "  defaultImage: a\n  allowedImages: [b, a]\n"
+                                                      "  resourceBounds: {resources: {cpu: {max: 900m}}}\n"
+                                                      "  primaryStorage: {maxSize: 50Gi}"))
+        code, doc = self.check_json("-f", tighter, "--old", old)
+        self.assertEqual(code, 0)
+        (w,) = doc["results"][0]["warnings"]
+        self.assertIn('template "t" constraints changed (resourceBounds)', w)
+
+    def test_no_template_and_no_image_gets_the_default_image(self):
+        # no templateRef, no default in team-a, none in the shared namespace
+        other = self.write("other.yaml", tpl("elsewhere", "  defaultImage: x", namespace="team-z"))
+        f = self.write("ws.yaml", ws("bare"))
+        for templates in ([], ["-t", other]):
+            code, doc = self.check_json(*templates, "-f", f)
+            self.assertEqual(code, 0, doc)
+            obj = doc["results"][0]["object"]
+            self.assertEqual(obj["spec"]["image"], "public.ecr.aws/sagemaker/sagemaker-distribution:latest-cpu")
+            self.assertNotIn("templateRef", obj["spec"])
+        code, doc = self.check_json("-f", f, "--default-image", "registry.example.com/smd:2.7")
+        self.assertEqual(code, 0)
+        self.assertEqual(doc["results"][0]["object"]["spec"]["image"], "registry.example.com/smd:2.7")
+        code, doc = self.check_json("-f", f, "--default-image", "")
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["message"],
+                         "spec.image is required: no template applies and no default image is configured")
+        # a template that names its own images and no default still asks for one
+        pinned = self.write("pinned.yaml", tpl("pinned", "  allowedImages: [a, b]"))
+        f = self.write("ws2.yaml", ws("p", "  templateRef: {name: pinned}"))
+        code, doc = self.check_json("-t", pinned, "-f", f)
+        self.assertEqual(code, 1)
+        self.assertEqual(doc["results"][0]["violations"][0]["message"],
+                         'spec.image is required: template "pinned" has no defaultImage (allowed: a, b)')
 
     def test_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")

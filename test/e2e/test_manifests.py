@@ -175,6 +175,22 @@ class ManifestsTest(unittest.TestCase):
         (binding,) = [b for b in by_kind(self.objs, kind) if b["roleRef"]["name"] == role["metadata"]["name"]]
         return binding
 
+    def test_deployment_policy_flags(self):
+        (c,) = self.deploy["spec"]["template"]["spec"]["containers"]
+        flags = dict(a[2:].split("=", 1) for a in c["args"] if a.startswith("--") and "=" in a)
+        trusted = flags["trusted-service-accounts"].split(",")
+        self.assertIn("system:serviceaccount:jupyter-k8s-system:jupyter-k8s-controller-manager", trusted)
+        self.assertIn("system:serviceaccount:spacekeeper-system:spacekeeper-controller", trusted)
+        self.assertIn(flags["template-scope"], ("cluster", "namespace"))
+        # every argument is one serve accepts (--help last: it exits once the rest parsed)
+        self.assertEqual(c["args"][0], "serve")
+        p = subprocess.run([BIN, *c["args"], "--help"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = subprocess.run([BIN, *c["args"], "--template-scope=galaxy", "--help"], capture_output=True,
+                           text=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn('--template-scope must be cluster or namespace, not "galaxy"', p.stderr)
+
     def test_rbac_reads_templates_and_nothing_else(self):
         role = by_kind(self.objs, "ClusterRole", "spacekeeper-webhook")[0]
         self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],

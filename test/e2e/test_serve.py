@@ -397,6 +397,54 @@ class ClientCertTest(unittest.TestCase):
             shutil.rmtree(d)
 
 
+class PolicyFlagsTest(unittest.TestCase):
+    """The policy flags reach serve's decisions as they reach check's."""
+
+    def test_default_image_and_template_scope(self):
+        d = tempfile.mkdtemp(prefix="sk-flags-")
+        try:
+            make_certs(d)
+            tpl_dir = os.path.join(d, "templates")
+            os.makedirs(tpl_dir)
+            with open(os.path.join(tpl_dir, "other.yaml"), "w") as f:
+                json.dump({"apiVersion": "workspace.jupyter.org/v1alpha1", "kind": "WorkspaceTemplate",
+                           "metadata": {"name": "theirs", "namespace": "team-z"},
+                           "spec": {"defaultImage": "z:1"}}, f)
+            server = Server(d, "--default-image", "registry.example.com/smd:2.7",
+                            "--template-scope", "namespace", templates=tpl_dir)
+            try:
+                # no template applies: the configured image, admitted
+                obj = workspace()
+                status, resp = server.post("/mutate", review(obj))
+                self.assertEqual(status, 200)
+                self.assertTrue(resp["response"]["allowed"], resp)
+                patched = jsonpatch.JsonPatch(json.loads(base64.b64decode(resp["response"]["patch"]))).apply(obj)
+                self.assertEqual(patched["spec"]["image"], "registry.example.com/smd:2.7")
+                status, resp = server.post("/validate", review(workspace(), uid="v-1"))
+                self.assertTrue(resp["response"]["allowed"], resp)
+                # another team's template is out of reach
+                status, resp = server.post("/validate", review(
+                    workspace(templateRef={"name": "theirs", "namespace": "team-z"}), uid="v-2"))
+                self.assertFalse(resp["response"]["allowed"])
+                self.assertIn('template "theirs" in namespace "team-z" is out of reach',
+                              resp["response"]["status"]["message"])
+                # and reserved labels need a trusted identity
+                labelled = workspace(image="x:1")
+                labelled["metadata"]["labels"] = {"workspace.jupyter.org/custom-label": "x"}
+                status, resp = server.post("/validate", review(labelled, uid="v-3"))
+                self.assertFalse(resp["response"]["allowed"])
+                self.assertIn("metadata.labels[workspace.jupyter.org/custom-label]",
+                              resp["response"]["status"]["message"])
+                status, resp = server.post("/validate", review(
+                    labelled, uid="v-4", user="system:serviceaccount:jupyter-k8s-system:jupyter-k8s-controller-manager"))
+                self.assertTrue(resp["response"]["allowed"], resp)
+            finally:
+                code = server.stop()
+                self.assertEqual(code, 0, server.read_log()[-2000:])
+        finally:
+            shutil.rmtree(d)
+
+
 class LifecycleTest(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="sk-life-")

@@ -1,5 +1,6 @@
 /* The policy engine on Workspaces: every row of the rule table, template
  * resolution, metadata stamping, ownership and UPDATE semantics. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +126,78 @@ START_TEST(test_defaults_never_override)
     assert_json(spec_at(&d, "desiredStatus"), "\"Stopped\"");
     assert_json(spec_at(&d, "ownershipType"), "\"OwnerOnly\"");
     sk_decision_free(&d);
+}
+END_TEST
+
+#define TPL_HEAD "apiVersion: workspace.jupyter.org/v1alpha1\nkind: WorkspaceTemplate\n"
+
+/* CREATE by alice against a store of its own. */
+static void create_in(const sk_store *s, const char *yaml, sk_decision *d)
+{
+    json_t *obj = th_yaml(yaml);
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+    th_review(s, &req, d);
+    json_decref(obj);
+}
+
+/* The issue's template: defaults that a user's own request or limit may
+ * contradict, and cpu bounds to check the merged result against. */
+#define SMALL_DEFAULTS                                                                          \
+    TPL_HEAD "metadata: {name: small, namespace: ns}\nspec:\n  defaultImage: img\n"             \
+             "  defaultResources:\n    requests: {cpu: 200m, memory: 256Mi}\n"                   \
+             "    limits: {cpu: 500m, memory: 512Mi}\n"                                         \
+             "  resourceBounds:\n    resources:\n      cpu: {max: \"2\"}\n"
+#define SMALL_WS WS_HEAD "metadata: {name: w, namespace: ns}\nspec:\n  templateRef: {name: small}\n"
+
+START_TEST(test_defaults_never_contradict_the_user)
+{
+    static const struct {
+        const char *resources; /* what the user wrote */
+        const char *want;      /* spec.resources after defaults, JSON; NULL: denied */
+        const char *field, *reason;
+    } cases[] = {
+        /* the example: the defaulted cpu limit follows the request up */
+        {"{requests: {cpu: \"1\"}}",
+         "{\"requests\":{\"cpu\":\"1\",\"memory\":\"256Mi\"},\"limits\":{\"cpu\":\"1\",\"memory\":\"512Mi\"}}"},
+        /* a request below the default limit leaves it alone */
+        {"{requests: {cpu: 300m}}",
+         "{\"requests\":{\"cpu\":\"300m\",\"memory\":\"256Mi\"},\"limits\":{\"cpu\":\"500m\",\"memory\":\"512Mi\"}}"},
+        /* the defaulted request follows a small limit down, in a section added whole */
+        {"{limits: {memory: 128Mi}}",
+         "{\"limits\":{\"memory\":\"128Mi\",\"cpu\":\"500m\"},\"requests\":{\"cpu\":\"200m\",\"memory\":\"128Mi\"}}"},
+        /* both directions at once, numbers as YAML writes them */
+        {"{requests: {memory: 1Gi}, limits: {cpu: 0.1}}",
+         "{\"requests\":{\"memory\":\"1Gi\",\"cpu\":0.1},\"limits\":{\"cpu\":0.1,\"memory\":\"1Gi\"}}"},
+        /* what the user wrote still contradicts itself: denied */
+        {"{requests: {cpu: \"1\"}, limits: {cpu: 500m}}", NULL, "spec.resources.limits.cpu",
+         "spec.resources.limits.cpu 500m is less than spec.resources.requests.cpu 1"},
+        /* the merged result is still bounded: the limit that follows 3 is above 2 too */
+        {"{requests: {cpu: \"3\"}}", NULL, "spec.resources.limits.cpu",
+         "spec.resources.limits.cpu 3 is above the maximum 2 allowed by template \"small\""},
+    };
+    sk_store *s = th_store(SMALL_DEFAULTS);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, SMALL_WS "  resources: %s\n", cases[i].resources);
+        sk_decision d;
+        create_in(s, yaml, &d);
+        if (cases[i].want) {
+            ck_assert_msg(d.allowed, "%s: %s", cases[i].resources, th_violations(&d));
+            assert_json(spec_at(&d, "resources"), cases[i].want);
+            /* and a second pass has nothing to add */
+            sk_request again = {.op = SK_OP_CREATE, .object = d.object, .user = "alice"};
+            sk_decision d2;
+            th_review(s, &again, &d2);
+            ck_assert_uint_eq(json_array_size(d2.patch), 0);
+            sk_decision_free(&d2);
+        } else {
+            ck_assert(!d.allowed);
+            ck_assert_msg(th_has_violation(&d, cases[i].field, cases[i].reason), "%s: %s",
+                          cases[i].resources, th_violations(&d));
+        }
+        sk_decision_free(&d);
+    }
+    sk_store_free(s);
 }
 END_TEST
 
@@ -256,6 +329,61 @@ START_TEST(test_storage_size_bounds)
     create(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {storage: 5}\n", &d);
     ck_assert_msg(th_has_violation(&d, "spec.storage.size", "not an object"), "%s", th_violations(&d));
     sk_decision_free(&d);
+}
+END_TEST
+
+/* Every volume the engine hands out has a size that was checked. */
+START_TEST(test_storage_always_gets_a_size)
+{
+    static const struct {
+        const char *primary;  /* the template's primaryStorage ("" for none) */
+        const char *storage;  /* what the workspace wrote ("" for nothing) */
+        const char *want;     /* spec.storage after defaults, JSON ("null": none); NULL: denied */
+        const char *reason;
+    } cases[] = {
+        /* the example: 10Gi would pass maxSize, so the size is the maximum */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "",
+         "{\"storageClassName\":\"fast-ssd\",\"size\":\"5Gi\"}"},
+        {"{minSize: 20Gi, defaultMountPath: /home/u}", "",
+         "{\"mountPath\":\"/home/u\",\"size\":\"20Gi\"}"},
+        {"{minSize: 1Gi, maxSize: 100Gi, defaultStorageClassName: gp3}", "",
+         "{\"storageClassName\":\"gp3\",\"size\":\"10Gi\"}"},
+        /* a bound written as a number is copied as written */
+        {"{maxSize: 1073741824, defaultStorageClassName: gp3}", "",
+         "{\"storageClassName\":\"gp3\",\"size\":1073741824}"},
+        /* defaultSize wins over the operator's 10Gi */
+        {"{defaultSize: 2Gi, maxSize: 5Gi}", "", "{\"size\":\"2Gi\"}"},
+        /* storage the user wrote gets a size too */
+        {"{maxSize: 5Gi}", "{mountPath: /data}", "{\"mountPath\":\"/data\",\"size\":\"5Gi\"}"},
+        {"", "{storageClassName: io2}", "{\"storageClassName\":\"io2\",\"size\":\"10Gi\"}"},
+        /* a size the user wrote within the bounds stays */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "{size: 3Gi}",
+         "{\"size\":\"3Gi\",\"storageClassName\":\"fast-ssd\"}"},
+        /* and one outside them is denied, not replaced */
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}", "{size: 8Gi}", NULL,
+         "spec.storage.size 8Gi is above the maximum 5Gi allowed by template \"t\""},
+        /* bounds alone give no storage */
+        {"{maxSize: 5Gi}", "", "null"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char tpl[512], yaml[512];
+        snprintf(tpl, sizeof tpl, TPL_HEAD "metadata: {name: t, namespace: ns}\nspec:\n  defaultImage: img\n%s%s\n",
+                 *cases[i].primary ? "  primaryStorage: " : "", cases[i].primary);
+        snprintf(yaml, sizeof yaml, WS_HEAD "metadata: {name: w, namespace: ns}\nspec:\n  templateRef: {name: t}\n%s%s\n",
+                 *cases[i].storage ? "  storage: " : "", cases[i].storage);
+        sk_store *s = th_store(tpl);
+        sk_decision d;
+        create_in(s, yaml, &d);
+        if (cases[i].want) {
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+            assert_json(spec_at(&d, "storage") ? spec_at(&d, "storage") : json_null(), cases[i].want);
+        } else {
+            ck_assert_msg(th_has_violation(&d, "spec.storage.size", cases[i].reason), "case %zu: %s", i,
+                          th_violations(&d));
+        }
+        sk_decision_free(&d);
+        sk_store_free(s);
+    }
 }
 END_TEST
 
@@ -469,18 +597,139 @@ START_TEST(test_template_resolution)
 }
 END_TEST
 
+/* --template-scope namespace: a templateRef reaches only the workspace's
+ * own namespace and the shared one. */
+START_TEST(test_template_scope)
+{
+    static const struct {
+        const char *ns, *ref;
+        const char *image;   /* spec.image after defaults, JSON; NULL: denied */
+    } cases[] = {
+        {"team-b", "{name: strict, namespace: team-a}", NULL},
+        {"team-b", "{name: ghost, namespace: team-a}", NULL}, /* out of reach whether or not it exists */
+        {"team-a", "{name: strict, namespace: team-a}", "\"img:1\""},
+        {"team-a", "{name: strict}", "\"img:1\""},
+        {"team-b", "{name: open, namespace: spacekeeper-shared}", "\"shared:1\""},
+        {"team-b", "{name: shared-only}", "\"shared:only\""},
+    };
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    for (int scope = SK_SCOPE_CLUSTER; scope <= SK_SCOPE_NAMESPACE; scope++) {
+        cfg.template_scope = (sk_template_scope)scope;
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            char yaml[256];
+            snprintf(yaml, sizeof yaml, WS_HEAD "metadata: {name: w, namespace: %s}\nspec: {templateRef: %s}\n",
+                     cases[i].ns, cases[i].ref);
+            json_t *obj = th_yaml(yaml);
+            sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+            sk_decision d;
+            th_review_with(&cfg, store, &req, &d);
+            if (cases[i].image) {
+                ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+                assert_json(spec_at(&d, "image"), cases[i].image);
+            } else if (scope == SK_SCOPE_NAMESPACE) {
+                ck_assert_msg(th_has_violation(&d, "spec.templateRef", "is out of reach"),
+                              "case %zu: %s", i, th_violations(&d));
+                ck_assert_int_eq(json_array_size(d.violations), 1);
+                ck_assert_uint_eq(json_array_size(d.patch), 0);
+            } else {
+                /* the cluster scope: any namespace (the second is simply not found) */
+                ck_assert_msg(!th_has_violation(&d, "spec.templateRef", "is out of reach"), "case %zu: %s",
+                              i, th_violations(&d));
+            }
+            sk_decision_free(&d);
+            json_decref(obj);
+        }
+    }
+    cfg.template_scope = SK_SCOPE_NAMESPACE;
+    json_t *obj = th_yaml(WS_HEAD "metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: strict, namespace: team-a}}\n");
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
+    sk_decision d;
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert_msg(th_has_violation(&d, "spec.templateRef",
+                                   "spec.templateRef: template \"strict\" in namespace \"team-a\" is out of "
+                                   "reach: with --template-scope namespace a workspace in \"team-b\" may use "
+                                   "templates of its own namespace or of the shared namespace "
+                                   "\"spacekeeper-shared\""),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    json_decref(obj);
+    ck_assert_str_eq(sk_template_scope_name(SK_SCOPE_NAMESPACE), "namespace");
+    sk_template_scope parsed;
+    ck_assert_int_eq(sk_template_scope_parse("cluster", &parsed), 0);
+    ck_assert_int_eq(parsed, SK_SCOPE_CLUSTER);
+    ck_assert_int_eq(sk_template_scope_parse("Cluster", &parsed), -1);
+}
+END_TEST
+
 START_TEST(test_no_template_at_all)
 {
+    /* no templateRef, no namespace default, no shared default: the
+     * configured default image (the latest SageMaker Distribution) */
     sk_store *empty = sk_store_new(SK_DEFAULT_SHARED_NAMESPACE);
     json_t *obj = th_yaml(WS_HEAD "metadata: {name: w, namespace: x}\nspec: {}\n");
     sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = "alice"};
     sk_decision d;
     th_review(empty, &req, &d);
-    ck_assert(th_has_violation(&d, "spec.image", "no template supplies a default image"));
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
     assert_json(spec_at(&d, "desiredStatus"), "\"Running\"");
+    ck_assert_ptr_null(spec_at(&d, "templateRef"));
+    sk_decision_free(&d);
+
+    /* the flag chooses another; the user's own image is kept */
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    cfg.default_image = "registry.example.com/smd:2.7";
+    th_review_with(&cfg, empty, &req, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"registry.example.com/smd:2.7\"");
+    sk_decision_free(&d);
+    json_t *mine = th_yaml(WS_HEAD "metadata: {name: w, namespace: x}\nspec: {image: my/own:1}\n");
+    sk_request own = {.op = SK_OP_CREATE, .object = mine, .user = "alice"};
+    th_review_with(&cfg, empty, &own, &d);
+    assert_json(spec_at(&d, "image"), "\"my/own:1\"");
+    sk_decision_free(&d);
+    json_decref(mine);
+
+    /* and without one, an image is required */
+    cfg.default_image = "";
+    th_review_with(&cfg, empty, &req, &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.image", "spec.image is required: no template applies and "
+                                                     "no default image is configured"),
+                  "%s", th_violations(&d));
     sk_decision_free(&d);
     json_decref(obj);
     sk_store_free(empty);
+}
+END_TEST
+
+/* A template without a defaultImage gets the configured default when it
+ * allows it, and an image is required otherwise. */
+START_TEST(test_template_without_default_image)
+{
+    sk_store *s = th_store(TPL_HEAD "metadata: {name: byo, namespace: ns}\nspec: {allowCustomImages: true}\n"
+                           "---\n" TPL_HEAD "metadata: {name: listed, namespace: ns}\n"
+                           "spec: {allowedImages: [\"" SK_DEFAULT_IMAGE "\", b]}\n"
+                           "---\n" TPL_HEAD "metadata: {name: pinned, namespace: ns}\nspec: {allowedImages: [a, b]}\n");
+    sk_decision d;
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: byo}}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
+    sk_decision_free(&d);
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: listed}}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    assert_json(spec_at(&d, "image"), "\"" SK_DEFAULT_IMAGE "\"");
+    sk_decision_free(&d);
+    create_in(s, WS_HEAD "metadata: {name: w, namespace: ns}\nspec: {templateRef: {name: pinned}}\n", &d);
+    ck_assert(!d.allowed);
+    ck_assert_ptr_null(spec_at(&d, "image"));
+    ck_assert_msg(th_has_violation(&d, "spec.image", "spec.image is required: template \"pinned\" has no "
+                                                     "defaultImage (allowed: a, b)"),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    sk_store_free(s);
 }
 END_TEST
 
@@ -543,6 +792,136 @@ START_TEST(test_created_by_is_immutable)
 }
 END_TEST
 
+/* workspace.jupyter.org/ labels and annotations belong to spacekeeper and
+ * the operator: users add or change only the ones spacekeeper stamps. */
+START_TEST(test_reserved_prefix_on_create)
+{
+    static const char *const admins[] = {"system:authenticated", "system:masters", NULL};
+    static const struct {
+        const char *metadata; /* labels/annotations of the workspace */
+        const char *user;
+        const char *const *groups;
+        const char *field; /* NULL: allowed */
+    } cases[] = {
+        {"labels: {workspace.jupyter.org/custom-label: x}", "bob", NULL,
+         "metadata.labels.workspace.jupyter.org/custom-label"},
+        {"annotations: {workspace.jupyter.org/idle-since: \"0\"}", "bob", NULL,
+         "metadata.annotations.workspace.jupyter.org/idle-since"},
+        /* stamped keys are spacekeeper's to overwrite */
+        {"labels: {workspace.jupyter.org/template-name: other}", "bob", NULL, NULL},
+        {"annotations: {workspace.jupyter.org/created-by: mallory}", "bob", NULL, NULL},
+        /* ... but only in their own section */
+        {"labels: {workspace.jupyter.org/created-by: mallory}", "bob", NULL,
+         "metadata.labels.workspace.jupyter.org/created-by"},
+        /* other prefixes are the user's */
+        {"labels: {team.example.com/x: y, workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
+        /* admins and trusted service accounts may */
+        {"labels: {workspace.jupyter.org/custom-label: x}", "carol", admins, NULL},
+        {"labels: {workspace.jupyter.org/custom-label: x}", SK_OPERATOR_USER, NULL, NULL},
+        {"labels: {workspace.jupyter.org/custom-label: x}", SK_DEFAULT_CONTROLLER_USER, NULL, NULL},
+        /* a service account that is not listed may not */
+        {"labels: {workspace.jupyter.org/custom-label: x}", "system:serviceaccount:team-a:ci", NULL,
+         "metadata.labels.workspace.jupyter.org/custom-label"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  %s\nspec: {}\n",
+                 cases[i].metadata);
+        json_t *obj = th_yaml(yaml);
+        sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = cases[i].user, .groups = cases[i].groups};
+        sk_decision d;
+        th_review(store, &req, &d);
+        if (!cases[i].field) {
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        } else {
+            ck_assert_msg(th_count_violations(&d, cases[i].field) == 1 &&
+                              json_array_size(d.violations) == 1,
+                          "case %zu: %s", i, th_violations(&d));
+        }
+        sk_decision_free(&d);
+        json_decref(obj);
+    }
+    /* the message names the key, the rule and who may */
+    sk_decision d;
+    create(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/custom-label: x}\n", &d);
+    ck_assert_msg(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/custom-label",
+                                   "metadata.labels[workspace.jupyter.org/custom-label]: the prefix "
+                                   "workspace.jupyter.org/ is reserved for spacekeeper and the workspace "
+                                   "operator; only a member of system:masters, "
+                                   "system:serviceaccounts:kube-system or a trusted service account may "
+                                   "add or change it, not \"alice\""),
+                  "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* --trusted-service-accounts replaces the list */
+    static const char *const ci[] = {"system:serviceaccount:team-a:ci", NULL};
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    cfg.trusted_service_accounts = ci;
+    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: y}\n");
+    sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = ci[0]};
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    req.user = SK_OPERATOR_USER;
+    th_review_with(&cfg, store, &req, &d);
+    ck_assert(th_has_violation(&d, "metadata.labels.workspace.jupyter.org/x", "not \"" SK_OPERATOR_USER "\""));
+    sk_decision_free(&d);
+    json_decref(obj);
+}
+END_TEST
+
+START_TEST(test_reserved_prefix_on_update)
+{
+    /* the operator keeps a label of its own on the workspace */
+    json_t *old = created(WS_HEAD "metadata: {name: w, namespace: team-a}\n");
+    json_object_set_new(sk_json_get(old, "metadata", "labels", NULL), "workspace.jupyter.org/state",
+                        json_string("a"));
+    char *oy = to_yaml_json(old);
+    static const struct {
+        const char *section, *key, *value; /* value NULL: removed */
+        int spec_change;
+        int allowed;
+    } cases[] = {
+        {"labels", "workspace.jupyter.org/state", "a", 1, 1},      /* kept unchanged */
+        {"labels", "workspace.jupyter.org/state", "b", 0, 0},      /* changed, metadata only */
+        {"labels", "workspace.jupyter.org/state", "b", 1, 0},      /* changed with the spec */
+        {"labels", "workspace.jupyter.org/new", "x", 0, 0},        /* added */
+        {"annotations", "workspace.jupyter.org/new", "x", 0, 0},
+        {"labels", "workspace.jupyter.org/state", NULL, 0, 1},     /* removed: not an addition or change */
+        {"labels", "team.example.com/mine", "x", 0, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        json_t *next = json_deep_copy(old);
+        json_t *section = sk_json_get(next, "metadata", cases[i].section, NULL);
+        if (cases[i].value)
+            json_object_set_new(section, cases[i].key, json_string(cases[i].value));
+        else
+            json_object_del(section, cases[i].key);
+        if (cases[i].spec_change)
+            json_object_set_new(json_object_get(next, "spec"), "image", json_string("img:2"));
+        char *ny = to_yaml_json(next);
+        sk_decision d;
+        update_as(oy, ny, "bob", NULL, &d);
+        char field[128];
+        snprintf(field, sizeof field, "metadata.%s.%s", cases[i].section, cases[i].key);
+        if (cases[i].allowed)
+            ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        else
+            ck_assert_msg(th_has_violation(&d, field, "is reserved") && json_array_size(d.violations) == 1,
+                          "case %zu: %s", i, th_violations(&d));
+        sk_decision_free(&d);
+        /* the operator itself may */
+        update_as(oy, ny, SK_OPERATOR_USER, NULL, &d);
+        ck_assert_msg(d.allowed, "case %zu by the operator: %s", i, th_violations(&d));
+        sk_decision_free(&d);
+        free(ny);
+        json_decref(next);
+    }
+    free(oy);
+    json_decref(old);
+}
+END_TEST
+
 /* ---- ownership ---- */
 
 START_TEST(test_owner_only)
@@ -593,6 +972,61 @@ START_TEST(test_owner_only)
     free(ny);
     json_decref(old);
     json_decref(next);
+}
+END_TEST
+
+/* Making a workspace OwnerOnly locks its collaborators out: only its
+ * creator, an admin group or the controller may. */
+START_TEST(test_only_the_owner_makes_it_owner_only)
+{
+    json_t *pub = created(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {ownershipType: Public}\n");
+    json_t *locked = json_deep_copy(pub);
+    json_object_set_new(json_object_get(locked, "spec"), "ownershipType", json_string("OwnerOnly"));
+    char *py = to_yaml_json(pub), *ly = to_yaml_json(locked);
+    sk_decision d;
+    update_as(py, ly, "bob", NULL, &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.ownershipType",
+                                   "workspace \"w\" is Public: only its creator \"alice\" or a member of "
+                                   "system:masters, system:serviceaccounts:kube-system may make it "
+                                   "OwnerOnly, not \"bob\""),
+                  "%s", th_violations(&d));
+    ck_assert_int_eq(json_array_size(d.violations), 1);
+    sk_decision_free(&d);
+    static const char *const admins[] = {"system:masters", NULL};
+    static const struct {
+        const char *user;
+        const char *const *groups;
+    } may[] = {{"alice", NULL}, {"carol", admins}, {SK_DEFAULT_CONTROLLER_USER, NULL}};
+    for (size_t i = 0; i < sizeof may / sizeof *may; i++) {
+        update_as(py, ly, may[i].user, may[i].groups, &d);
+        ck_assert_msg(d.allowed, "%s: %s", may[i].user, th_violations(&d));
+        sk_decision_free(&d);
+    }
+    /* back to Public: the owner may, others may not */
+    update_as(ly, py, "alice", NULL, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    update_as(ly, py, "bob", NULL, &d);
+    ck_assert(th_has_violation(&d, "spec.ownershipType", "is OwnerOnly: only its creator \"alice\""));
+    sk_decision_free(&d);
+    /* other changes to a Public workspace stay open to everyone */
+    json_t *grown = json_deep_copy(pub);
+    json_object_set_new(sk_json_get(grown, "spec", "storage", NULL), "size", json_string("20Gi"));
+    char *gy = to_yaml_json(grown);
+    update_as(py, gy, "bob", NULL, &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* anyone may create an OwnerOnly workspace: it is theirs */
+    create(WS_HEAD "metadata: {name: mine, namespace: team-a}\nspec: {ownershipType: OwnerOnly}\n", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    free(gy);
+    free(py);
+    free(ly);
+    json_decref(grown);
+    json_decref(pub);
+    json_decref(locked);
 }
 END_TEST
 
@@ -701,11 +1135,13 @@ Suite *policy_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_defaults_fill_every_row);
     tcase_add_test(tc, test_defaults_never_override);
+    tcase_add_test(tc, test_defaults_never_contradict_the_user);
     tcase_add_test(tc, test_mutation_is_idempotent);
     tcase_add_test(tc, test_scratch_mode_matches_copy_mode);
     tcase_add_test(tc, test_image_allowed_list);
     tcase_add_test(tc, test_resources_bounds_and_limits);
     tcase_add_test(tc, test_storage_size_bounds);
+    tcase_add_test(tc, test_storage_always_gets_a_size);
     tcase_add_test(tc, test_storage_update_rules);
     tcase_add_test(tc, test_mount_path);
     tcase_add_test(tc, test_secondary_storage);
@@ -713,10 +1149,15 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_lifecycle_script_size);
     tcase_add_test(tc, test_idle_shutdown_overrides);
     tcase_add_test(tc, test_template_resolution);
+    tcase_add_test(tc, test_template_scope);
     tcase_add_test(tc, test_no_template_at_all);
+    tcase_add_test(tc, test_template_without_default_image);
     tcase_add_test(tc, test_metadata_stamping);
     tcase_add_test(tc, test_created_by_is_immutable);
+    tcase_add_test(tc, test_reserved_prefix_on_create);
+    tcase_add_test(tc, test_reserved_prefix_on_update);
     tcase_add_test(tc, test_owner_only);
+    tcase_add_test(tc, test_only_the_owner_makes_it_owner_only);
     tcase_add_test(tc, test_update_semantics_after_template_change);
     tcase_add_test(tc, test_wrong_shapes);
     suite_add_tcase(s, tc);

@@ -58,8 +58,7 @@ START_TEST(test_self_checks_report_everything)
         const char *field, *text;
     } want[] = {
         {"spec.allowedImages", "spec.allowedImages[1] must be a string, not integer"},
-        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not allowed by template \"bad\""},
-        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not in spec.allowedImages"},
+        {"spec.defaultImage", "spec.defaultImage \"img:9\" is not in spec.allowedImages (img:1)"},
         {"spec.primaryStorage", "min 10Gi is greater than max 5Gi"},
         {"spec.primaryStorage.defaultSize", "100Gi is above the maximum 5Gi"},
         {"spec.primaryStorage.defaultMountPath", "reserved for the platform"},
@@ -74,6 +73,9 @@ START_TEST(test_self_checks_report_everything)
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_msg(th_has_violation(&d, want[i].field, want[i].text), "missing %s: %s\nin %s",
                       want[i].field, want[i].text, th_violations(&d));
+    /* one problem, one message */
+    ck_assert_msg(th_count_violations(&d, "spec.defaultImage") == 1, "%s", th_violations(&d));
+    ck_assert_msg(th_count_violations(&d, "spec.appType") == 1, "%s", th_violations(&d));
     sk_decision_free(&d);
 
     review(SK_OP_CREATE, TPL_HEAD "metadata: {namespace: ns}\nspec: {}\n", NULL, "admin", &d);
@@ -84,6 +86,69 @@ START_TEST(test_self_checks_report_everything)
     ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.idleShutdownTimeoutMinutes", "required"));
     ck_assert(th_has_violation(&d, "spec.defaultIdleShutdown.detection", "required"));
     sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_default_image_and_custom_images)
+{
+    sk_decision d;
+    /* custom images allowed: any default is admissible */
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: byo, namespace: ns}\nspec:\n  allowCustomImages: true\n"
+                    "  defaultImage: img-default\n  allowedImages: [img-a]\n",
+           NULL, "admin", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+    /* not allowed: the default must be listed, and is reported once */
+    review(SK_OP_CREATE,
+           TPL_HEAD "metadata: {name: pinned, namespace: ns}\nspec:\n  allowCustomImages: false\n"
+                    "  defaultImage: img-default\n  allowedImages: [img-a, img-b]\n",
+           NULL, "admin", &d);
+    ck_assert(!d.allowed);
+    ck_assert_msg(th_has_violation(&d, "spec.defaultImage",
+                                   "spec.defaultImage \"img-default\" is not in spec.allowedImages "
+                                   "(img-a, img-b)"),
+                  "%s", th_violations(&d));
+    ck_assert_int_eq(json_array_size(d.violations), 1);
+    sk_decision_free(&d);
+    /* an empty list means just the default: nothing to contradict */
+    review(SK_OP_CREATE, TPL_HEAD "metadata: {name: solo, namespace: ns}\nspec: {defaultImage: img-default}\n",
+           NULL, "admin", &d);
+    ck_assert_msg(d.allowed, "%s", th_violations(&d));
+    sk_decision_free(&d);
+}
+END_TEST
+
+START_TEST(test_operator_default_size_outside_bounds_warns)
+{
+    static const struct {
+        const char *primary, *warning; /* NULL: no warning */
+    } cases[] = {
+        {"{maxSize: 5Gi, defaultStorageClassName: fast-ssd}",
+         "template \"t\": spec.primaryStorage has no defaultSize and the operator's default 10Gi "
+         "is above maxSize 5Gi; workspaces given storage get 5Gi"},
+        {"{minSize: 20Gi}",
+         "template \"t\": spec.primaryStorage has no defaultSize and the operator's default 10Gi "
+         "is below minSize 20Gi; workspaces given storage get 20Gi"},
+        {"{minSize: 5Gi, maxSize: 50Gi}", NULL},
+        {"{defaultSize: 1Gi, maxSize: 5Gi}", NULL},
+        {"{defaultStorageClassName: gp3}", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[256];
+        snprintf(yaml, sizeof yaml, TPL_HEAD "metadata: {name: t}\nspec: {primaryStorage: %s}\n",
+                 cases[i].primary);
+        sk_decision d;
+        review(SK_OP_CREATE, yaml, NULL, "admin", &d);
+        ck_assert_msg(d.allowed, "%s", th_violations(&d));
+        if (!cases[i].warning) {
+            ck_assert_uint_eq(json_array_size(d.warnings), 0);
+        } else {
+            ck_assert_uint_eq(json_array_size(d.warnings), 1);
+            ck_assert_str_eq(json_string_value(json_array_get(d.warnings, 0)), cases[i].warning);
+        }
+        sk_decision_free(&d);
+    }
 }
 END_TEST
 
@@ -126,6 +191,65 @@ START_TEST(test_constraint_change_warns)
            TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, displayName: A}\n", "admin", &d);
     ck_assert_uint_eq(json_array_size(d.warnings), 0);
     sk_decision_free(&d);
+}
+END_TEST
+
+/* Constraints compare by meaning: quantities by value, sets as sets,
+ * absent flags as their defaults. */
+START_TEST(test_constraint_change_compares_meaning)
+{
+    static const struct {
+        const char *old_spec, *new_spec;
+        const char *changed; /* the field named in the warning; NULL: no warning */
+    } cases[] = {
+        {"{resourceBounds: {resources: {cpu: {max: 1000m}}}}", "{resourceBounds: {resources: {cpu: {max: \"1\"}}}}", NULL},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {max: \"1\"}}}}", NULL},
+        {"{resourceBounds: {resources: {memory: {min: 1Gi, max: 32Gi}}}}",
+         "{resourceBounds: {resources: {memory: {max: 32768Mi, min: 1024Mi}}}}", NULL},
+        {"{primaryStorage: {minSize: 5Gi, maxSize: 50Gi, defaultSize: 10Gi}}",
+         "{primaryStorage: {maxSize: 51200Mi, defaultSize: \"10737418240\", minSize: 5Gi}}", NULL},
+        {"{defaultImage: a, allowedImages: [a, b, c]}", "{defaultImage: a, allowedImages: [c, a, b]}", NULL},
+        {"{defaultImage: a, allowedImages: [a, b]}", "{defaultImage: a, allowedImages: [b, a, b]}", NULL},
+        {"{allowSecondaryStorages: true}", "{}", NULL},
+        {"{}", "{allowCustomImages: false}", NULL},
+        {"{idleShutdownOverrides: {allow: true, minTimeoutMinutes: 30}}", "{idleShutdownOverrides: {minTimeoutMinutes: 30}}", NULL},
+        {"{appType: jupyterlab, displayName: A}", "{appType: jupyterlab, displayName: B}", NULL},
+        /* real changes */
+        {"{resourceBounds: {resources: {cpu: {max: 1000m}}}}", "{resourceBounds: {resources: {cpu: {max: 1001m}}}}", "resourceBounds"},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {max: 1}, memory: {max: 1Gi}}}}", "resourceBounds"},
+        {"{resourceBounds: {resources: {cpu: {max: 1}}}}", "{resourceBounds: {resources: {cpu: {min: 1}}}}", "resourceBounds"},
+        {"{primaryStorage: {maxSize: 50Gi}}", "{primaryStorage: {maxSize: 40Gi}}", "primaryStorage"},
+        {"{primaryStorage: {defaultSize: 10Gi}}", "{primaryStorage: {defaultSize: 20Gi}}", "primaryStorage"},
+        {"{primaryStorage: {defaultStorageClassName: gp3}}", "{primaryStorage: {defaultStorageClassName: io2}}", "primaryStorage"},
+        {"{defaultImage: a, allowedImages: [a, b]}", "{defaultImage: a, allowedImages: [a, c]}", "allowedImages"},
+        {"{defaultImage: a}", "{defaultImage: b}", "defaultImage"},
+        {"{allowCustomImages: true}", "{}", "allowCustomImages"},
+        {"{}", "{allowSecondaryStorages: false}", "allowSecondaryStorages"},
+        {"{idleShutdownOverrides: {maxTimeoutMinutes: 240}}", "{idleShutdownOverrides: {maxTimeoutMinutes: 120}}", "idleShutdownOverrides"},
+        {"{idleShutdownOverrides: {allow: true}}", "{idleShutdownOverrides: {allow: false}, defaultIdleShutdown: {enabled: false}}", "idleShutdownOverrides"},
+        /* workspaces that inherited the old default now hold an override */
+        {"{defaultIdleShutdown: {enabled: false}}", "{defaultIdleShutdown: {enabled: true, idleShutdownTimeoutMinutes: 30, detection: {httpGet: {port: 8888}}}}", "defaultIdleShutdown"},
+        {"{appType: jupyterlab}", "{appType: code-editor}", "appType"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char old_y[512], new_y[512];
+        snprintf(old_y, sizeof old_y, TPL_HEAD "metadata: {name: t}\nspec: %s\n", cases[i].old_spec);
+        snprintf(new_y, sizeof new_y, TPL_HEAD "metadata: {name: t}\nspec: %s\n", cases[i].new_spec);
+        sk_decision d;
+        review(SK_OP_UPDATE, new_y, old_y, "admin", &d);
+        ck_assert_msg(d.allowed, "case %zu: %s", i, th_violations(&d));
+        if (!cases[i].changed) {
+            ck_assert_msg(json_array_size(d.warnings) == 0, "case %zu warned: %s", i,
+                          json_string_value(json_array_get(d.warnings, 0)));
+        } else {
+            char want[128];
+            snprintf(want, sizeof want, "template \"t\" constraints changed (%s)", cases[i].changed);
+            ck_assert_msg(json_array_size(d.warnings) == 1, "case %zu: no warning", i);
+            ck_assert_msg(strstr(json_string_value(json_array_get(d.warnings, 0)), want),
+                          "case %zu: %s", i, json_string_value(json_array_get(d.warnings, 0)));
+        }
+        sk_decision_free(&d);
+    }
 }
 END_TEST
 
@@ -211,8 +335,11 @@ Suite *template_suite(void)
     TCase *tc = tcase_create("self-checks");
     tcase_add_test(tc, test_valid_template_and_seed_example);
     tcase_add_test(tc, test_self_checks_report_everything);
+    tcase_add_test(tc, test_default_image_and_custom_images);
+    tcase_add_test(tc, test_operator_default_size_outside_bounds_warns);
     tcase_add_test(tc, test_system_templates_are_protected);
     tcase_add_test(tc, test_constraint_change_warns);
+    tcase_add_test(tc, test_constraint_change_compares_meaning);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
     tcase_add_test(tc, test_many_allowed_images);
     tcase_add_test(tc, test_compiled_template_keeps_only_what_decisions_read);

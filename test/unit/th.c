@@ -18,6 +18,33 @@ json_t *th_yaml(const char *text)
     return doc;
 }
 
+static void put_all(sk_store *s, const json_t *const *docs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *violations = json_array();
+        sk_template *t = sk_template_new(docs[i], SK_DEFAULT_SHARED_NAMESPACE, violations);
+        ck_assert_msg(t && json_array_size(violations) == 0, "fixture template %zu invalid", i);
+        json_decref(violations);
+        sk_store_put(s, t);
+    }
+}
+
+sk_store *th_store(const char *yaml)
+{
+    sk_err err = {{0}};
+    json_t *docs = sk_yaml_load(yaml, strlen(yaml), "test", &err);
+    ck_assert_msg(docs != NULL, "fixture YAML: %s", err.msg);
+    sk_store *s = sk_store_new(SK_DEFAULT_SHARED_NAMESPACE);
+    size_t n = json_array_size(docs);
+    const json_t *items[64];
+    ck_assert_uint_le(n, 64);
+    for (size_t i = 0; i < n; i++)
+        items[i] = json_array_get(docs, i);
+    put_all(s, items, n);
+    json_decref(docs);
+    return s;
+}
+
 sk_store *th_fixture_store(void)
 {
     const char *dir = getenv("SK_FIXTURES");
@@ -27,13 +54,11 @@ sk_store *th_fixture_store(void)
     sk_err err = {{0}};
     ck_assert_msg(sk_doclist_load(&docs, path, &err) == 0, "%s", err.msg);
     sk_store *s = sk_store_new(SK_DEFAULT_SHARED_NAMESPACE);
-    for (size_t i = 0; i < docs.n; i++) {
-        json_t *violations = json_array();
-        sk_template *t = sk_template_new(docs.items[i].value, SK_DEFAULT_SHARED_NAMESPACE, violations);
-        ck_assert_msg(t && json_array_size(violations) == 0, "fixture template %zu invalid", i);
-        json_decref(violations);
-        sk_store_put(s, t);
-    }
+    const json_t *items[64];
+    ck_assert_uint_le(docs.n, 64);
+    for (size_t i = 0; i < docs.n; i++)
+        items[i] = docs.items[i].value;
+    put_all(s, items, docs.n);
     sk_doclist_free(&docs);
     return s;
 }
@@ -81,6 +106,16 @@ int th_has_violation(const sk_decision *d, const char *field, const char *text)
             return 1;
     }
     return 0;
+}
+
+int th_count_violations(const sk_decision *d, const char *field)
+{
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(d->violations, i, v)
+        n += strcmp(json_string_value(json_object_get(v, "field")), field) == 0;
+    return n;
 }
 
 const char *th_violations(const sk_decision *d)

@@ -20,6 +20,10 @@ void th_review_with(const sk_policy_config *cfg, const sk_store *store, const sk
 void th_log_patch(const json_t *original, const json_t *patch, const json_t *expected);
 /* Does any violation name `field` (exact) with `text` in its message? */
 int th_has_violation(const sk_decision *d, const char *field, const char *text);
+/* How many violations name `field` (exact)? */
+int th_count_violations(const sk_decision *d, const char *field);
+/* A store of the templates in a YAML stream (each must compile cleanly). */
+sk_store *th_store(const char *yaml);
 /* Dumps the decision's violations, for failure messages. */
 const char *th_violations(const sk_decision *d);
 
