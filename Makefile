@@ -128,12 +128,14 @@ valgrind: deps
 
 bench:
 	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(BENCH_PROBES)"
-	@$(MAKE) --no-print-directory $(BENCH) $(BIN)
+	@$(MAKE) --no-print-directory $(BENCH) $(BIN) $(CTRL)
 	$(BENCH)
 	@echo
 	$(PYTHON) scripts/bench_server.py $(BIN)
 	@echo
 	$(PYTHON) scripts/bench_watch.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.

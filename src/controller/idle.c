@@ -204,8 +204,8 @@ static void round_failed(sk_idle *s, struct ws *e, double now)
 {
     sk_log(SK_LOG_WARN, "idle probe failed; not stopping", "namespace", e->w->ns, "workspace",
            e->w->name, "result", RESULT_NAMES[e->failure], "reason", e->why, NULL);
-    if (now - e->warned_at < s->cfg.warn_every)
-        return;
+    if (!s->leading || now - e->warned_at < s->cfg.warn_every)
+        return; /* only the leader writes, Events included */
     e->warned_at = now;
     char msg[512];
     snprintf(msg, sizeof msg, "Idle probe failed (%s): %s. The workspace is not stopped while its "
