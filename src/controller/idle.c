@@ -184,20 +184,10 @@ static void reconcile(sk_idle *s)
 
 /* ---- events and the stop ---- */
 
-static json_t *involved(const sk_workspace *w)
-{
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s?}}", "apiVersion", "workspace.jupyter.org/v1alpha1",
-                     "kind", "Workspace", "metadata", "namespace", w->ns, "name", w->name, "uid", w->uid);
-}
-
 static void emit(sk_idle *s, const sk_workspace *w, const char *type, const char *reason, const char *msg)
 {
-    json_t *obj = involved(w);
-    sk_err err;
-    long st = sk_kube_event(s->kube, obj, type, reason, msg, COMPONENT, &err);
-    if (st != 201 && st != 200)
-        sk_log(SK_LOG_WARN, "event not recorded", "workspace", w->name, "reason", err.msg, NULL);
-    json_decref(obj);
+    sk_kube_event_about(s->kube, "workspace.jupyter.org/v1alpha1", "Workspace", w->ns, w->name, w->uid, type,
+                        reason, msg, COMPONENT);
 }
 
 static void round_failed(sk_idle *s, struct ws *e, double now)

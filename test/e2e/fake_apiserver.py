@@ -78,6 +78,7 @@ class FakeAPIServer:
     def __init__(self, certs_dir, token="token-1", client_ca=None, bookmark_seconds=1.0):
         self.certs_dir = certs_dir
         self.token = token
+        self.extra_tokens = set()  # more accepted tokens; requests record which one
         self.client_ca = client_ca
         self.bookmark_seconds = bookmark_seconds
         self.cond = threading.Condition()
@@ -88,7 +89,7 @@ class FakeAPIServer:
         self.snapshots = {}      # continue-token id -> (rv, [objects])
         self.requests = []       # (method, path, query dict, authorized by)
         self.generation = 0      # bumped by stop(): open streams end
-        self.writes = []         # (method, resource, namespace, name) of every write
+        self.writes = []         # (method, resource, namespace, name, who) of every write
         self.server = None
         self.port = 0
         self._start(0)
@@ -197,7 +198,7 @@ class FakeAPIServer:
                 and (reason is None or e.get("reason") == reason)]
 
     def write_count(self, resource, method=None):
-        return sum(1 for m, r, _, _ in self.writes if r == resource and (method is None or m == method))
+        return sum(1 for m, r, *_ in self.writes if r == resource and (method is None or m == method))
 
     def count(self, method, path_suffix, **query):
         return sum(1 for m, p, q, _ in self.requests
@@ -238,6 +239,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth == f"Bearer {self.api.token}":
             return "token"
+        if auth.startswith("Bearer ") and auth[7:] in self.api.extra_tokens:
+            return auth[7:]
         if self.api.client_ca and self.connection.getpeercert():
             return "client-certificate"
         return None
@@ -280,7 +283,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self.watch(resource, ns, query)
             return self.list(resource, ns, query)
         if method != "GET":
-            self.api.writes.append((method, resource, ns or "", name))
+            self.api.writes.append((method, resource, ns or "", name, who))
         getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
 
     def do_GET(self):
