@@ -89,7 +89,7 @@ class FakeAPIServer:
         self.snapshots = {}      # continue-token id -> (rv, [objects])
         self.requests = []       # (method, path, query dict, authorized by)
         self.generation = 0      # bumped by stop(): open streams end
-        self.writes = []         # (method, resource, namespace, name, who) of every write
+        self.writes = []         # (method, resource, namespace, name, who, time received) of every write
         self.server = None
         self.port = 0
         self._start(0)
@@ -283,7 +283,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self.watch(resource, ns, query)
             return self.list(resource, ns, query)
         if method != "GET":
-            self.api.writes.append((method, resource, ns or "", name, who))
+            self.api.writes.append((method, resource, ns or "", name, who, time.time()))
         getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
 
     def do_GET(self):

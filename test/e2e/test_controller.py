@@ -275,6 +275,8 @@ class IdleShutdownTest(unittest.TestCase):
         ctl = env.start()
         names = list(idle) + ["idle-jk"]
         wait_for("idle workspaces stopped", lambda: all(env.desired(n) == "Stopped" for n in names), 15)
+        # the Event follows each stop
+        wait_for("the Events", lambda: all(env.fake.events_for(n, "IdleShutdown") for n in names), 5)
         for n in names:
             events = env.fake.events_for(n, "IdleShutdown")
             self.assertEqual(len(events), 1, n)
@@ -310,7 +312,8 @@ class IdleShutdownTest(unittest.TestCase):
         wait_for("the first probe", lambda: "t" in first, 35)
         deadline = first["t"] + 8
         wait_for("the stop", lambda: env.desired("soon") == "Stopped", 20, step=0.02)
-        stopped = time.time()
+        # when the stop reached the API server
+        (stopped,) = [w[5] for w in env.fake.writes if w[:4] == ("PATCH", "workspaces", NS, "soon")]
         self.assertGreaterEqual(stopped, deadline - 0.2)
         self.assertLess(stopped - deadline, 3.0)
 
