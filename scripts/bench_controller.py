@@ -10,79 +10,26 @@ CPU seconds per 1,000 probes and the controller's resident memory. The
 reference in the same run is the demand: workspaces / interval. Loopback
 only, bounded in time."""
 import os
-import re
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.join(ROOT, "test", "e2e"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
 CTRL = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else "build/spacekeeper-controller")
 sys.argv = [sys.argv[0], BIN, CTRL]
 
-from test_controller import Controller, pod, workspace  # noqa: E402
+from benchlib import cpu_seconds, rss_kib, start_nginx  # noqa: E402
+from test_controller import Controller, free_port, pod, workspace  # noqa: E402
 from fake_apiserver import FakeAPIServer  # noqa: E402
 from test_serve import make_certs  # noqa: E402
 from test_watch import write_kubeconfig  # noqa: E402
 
 WORKSPACES = int(os.environ.get("BENCH_WORKSPACES", "10000"))
 WINDOW = float(os.environ.get("BENCH_WINDOW", "20"))
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
-
-
-def rss_mib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1)) / 1024
-
-
-def start_nginx(work, port):
-    conf = os.path.join(work, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
-  uwsgi_temp_path {work}; scgi_temp_path {work};
-  keepalive_requests 10000000;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ default_type application/json; return 200 '{{"lastActiveTimestamp": 4102444800}}'; }}
-  }}
-}}
-""")
-    ng = subprocess.Popen(["nginx", "-p", work, "-c", conf, "-g", "daemon off;"], stderr=subprocess.DEVNULL)
-    wait_port(port)
-    return ng
 
 
 def probes(ctl):
@@ -92,7 +39,7 @@ def probes(ctl):
 def main():
     work = tempfile.mkdtemp(prefix="sk-bench-ctl-")
     port = free_port()
-    ng = start_nginx(work, port)
+    ng = start_nginx(work, port, '{"lastActiveTimestamp": 4102444800}')
     certs = os.path.join(work, "api")
     make_certs(certs)
     token = os.path.join(work, "token")
@@ -127,11 +74,11 @@ def main():
                 demand = WORKSPACES / interval
                 per_k = (c1 - c0) / max(1.0, p1 - p0) * 1000
                 print(f"{interval:>8}s {demand:>9.0f} {rate:>9.0f} {rate / demand:>6.2f} {per_k:>16.3f} "
-                      f"{rss_mib(ctl.proc.pid):>8.1f} {first_round:>14.1f}")
-                failed = sum(ctl.metric("spacekeeper_idle_probes_total", result=r) or 0
-                             for r in ("connection_error", "timeout", "http_error", "invalid_answer"))
-                if failed:
-                    print(f"          ({failed:.0f} probes failed)")
+                      f"{rss_kib(ctl.proc.pid) / 1024:>8.1f} {first_round:>14.1f}")
+                failed = {r: ctl.metric("spacekeeper_idle_probes_total", result=r) or 0
+                          for r in ("connection_error", "timeout", "http_error", "invalid_answer")}
+                if any(failed.values()):
+                    print("          (failed probes: " + ", ".join(f"{r} {n:.0f}" for r, n in failed.items() if n) + ")")
             finally:
                 code = ctl.stop()
                 if code != 0:

@@ -355,11 +355,7 @@ static int run(struct ctl_opts *o)
         goto out;
     }
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sk_cli_block_stop_signals(&stop);
 
     c.workspaces = sk_cache_start(kube, SK_WORKSPACES_PATH, &sk_idle_workspace_ops);
     c.pods = sk_cache_start(kube, SK_WORKSPACE_PODS_PATH, &sk_idle_pod_ops);
@@ -390,11 +386,7 @@ static int run(struct ctl_opts *o)
            "idle_check_interval", interval, "leader_elect", o->leader_elect ? "true" : "false",
            "preload", o->preload ? "true" : "false",
            "dry_run", o->idle.dry_run ? "true" : NULL, NULL);
-    for (;;) {
-        struct timespec zero = {0, 0};
-        int sig = sigtimedwait(&stop, NULL, &zero);
-        if (sig == SIGTERM || sig == SIGINT)
-            break;
+    while (!sk_cli_stop_requested(&stop, 0)) {
         int lead = leading(&c);
         if (c.preload)
             sk_preload_step(c.preload, lead);
