@@ -57,7 +57,7 @@ def main():
           f"{'RSS MiB':>8} {'first round s':>14}")
     try:
         for interval in (60, 10, 2):
-            ctl = Controller(kubeconfig, interval=f"{interval}s")
+            ctl = Controller(kubeconfig, "--idle-probe-timeout", "5s", interval=f"{interval}s")
             try:
                 start = time.time()
                 while ctl.health("/readyz")[0] != 200 and time.time() - start < 120:
