@@ -6,7 +6,10 @@
 #ifndef SPACEKEEPER_METRICS_H
 #define SPACEKEEPER_METRICS_H
 
+#include <jansson.h>
+
 #include "spacekeeper/buf.h"
+#include "spacekeeper/policy.h"
 
 typedef enum sk_hook { SK_HOOK_MUTATE, SK_HOOK_VALIDATE, SK_HOOK_OTHER, SK_HOOK_COUNT } sk_hook;
 
@@ -21,6 +24,22 @@ void sk_metrics_done(sk_metrics *m, sk_hook h, unsigned code, double seconds);
 /* Admission outcomes by webhook: allowed, denied, patched. */
 void sk_metrics_decision(sk_metrics *m, sk_hook h, int allowed, int patched);
 void sk_metrics_cert_reload(sk_metrics *m, int ok);
+
+/* A reviewed request's verdict, as the `verdict` label spells it: the
+ * validating webhook allows or denies, the mutating one allows unchanged or
+ * patches. */
+typedef enum sk_verdict { SK_VERDICT_ALLOWED, SK_VERDICT_DENIED, SK_VERDICT_PATCHED, SK_VERDICT_COUNT } sk_verdict;
+
+/* The whole latency of a request the engine reviewed, by webhook, operation
+ * and verdict: spacekeeper_admission_review_duration_seconds (its _count
+ * is the rate of reviews). */
+void sk_metrics_review(sk_metrics *m, sk_hook h, sk_operation op, sk_verdict v, double seconds);
+/* A denial: spacekeeper_admission_denials_total{reason}, once per distinct
+ * reason among the violations. A reason is the violated field's first two
+ * segments ("spec.storage", "metadata.labels"); past SK_METRICS_MAX_REASONS
+ * distinct ones, "other". */
+#define SK_METRICS_MAX_REASONS 32
+void sk_metrics_denial(sk_metrics *m, const json_t *violations);
 
 /* Values the server owns, sampled when rendering. */
 typedef struct sk_metrics_gauges {

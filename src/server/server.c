@@ -36,6 +36,9 @@ struct sk_server {
 
 struct request {
     sk_hook hook;
+    int reviewed; /* the engine decided: operation and verdict are set */
+    sk_operation operation;
+    sk_verdict verdict;
     double start;
     unsigned code;
     int replied;
@@ -201,8 +204,14 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
         sk_store_read_lock(s->cfg.store);
         sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
         sk_store_unlock(s->cfg.store);
-        sk_metrics_decision(s->metrics, rq->hook, rq->hook == SK_HOOK_MUTATE || d.allowed,
-                            rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0);
+        int allowed = rq->hook == SK_HOOK_MUTATE || d.allowed;
+        int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0;
+        sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
+        if (!allowed)
+            sk_metrics_denial(s->metrics, d.violations);
+        rq->reviewed = 1;
+        rq->operation = r.req.op;
+        rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
         log_decision(&r, &d, rq->hook);
     }
     json_t *resp = sk_review_response(&r, reviewed ? &d : NULL,
@@ -311,7 +320,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     unsigned code = rq->replied ? rq->code : 500;
     if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->replied)
         sk_log(SK_LOG_DEBUG, "request abandoned", "path", sk_hook_path(rq->hook), NULL);
-    sk_metrics_done(s->metrics, rq->hook, code, now() - rq->start);
+    double seconds = now() - rq->start;
+    sk_metrics_done(s->metrics, rq->hook, code, seconds);
+    if (rq->reviewed)
+        sk_metrics_review(s->metrics, rq->hook, rq->operation, rq->verdict, seconds);
     __atomic_sub_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
     sk_buf_free(&rq->body);
     free(rq);

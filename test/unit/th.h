@@ -38,5 +38,6 @@ Suite *kube_suite(void);
 Suite *arena_suite(void);
 Suite *workload_suite(void);
 Suite *cells_suite(void);
+Suite *metrics_suite(void);
 
 #endif
