@@ -5,7 +5,8 @@ RBAC, webhook safety, CRDs that keep what the programs read, and system
 templates that pass their own checks.
 
 ManifestChecks is a mixin: a TestCase subclass sets `objs` with load() in
-setUpClass, and `tls_mode` (cert-manager, helm or secret)."""
+setUpClass, and `tls_mode` (cert-manager, helm or secret; with secret,
+`ca_pem` is the CA the caBundle must hold)."""
 import base64
 import os
 import shutil
@@ -154,7 +155,11 @@ class ManifestChecks:
         self.assertFalse([o for o in self.objs if o["apiVersion"].startswith("cert-manager.io")])
         (bundle,) = bundles
         self.assertTrue(bundle)
-        self.check_serving_secret(secret, base64.b64decode(bundle))
+        if self.tls_mode == "helm":
+            self.check_serving_secret(secret, base64.b64decode(bundle))
+        else:  # secret: the Secret is the user's, the bundle the CA they gave
+            self.assertFalse([o for o in self.objs if o["kind"] == "Secret"])
+            self.assertEqual(base64.b64decode(bundle), self.ca_pem)
 
     def check_serving_secret(self, name, ca_pem):
         """tls_mode helm: the chart's Secret holds a serving pair for the
