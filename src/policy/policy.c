@@ -1003,6 +1003,38 @@ static void review_workspace(struct eval *ev)
 
 /* ---- templates ---- */
 
+/* What a system template is, for telling whether an update changes it:
+ * everything but status and metadata, and of metadata the labels and the
+ * workspace.jupyter.org/ annotations (the preload opt-out). Other annotations
+ * are tools' bookkeeping: Helm writes its ownership annotations again on
+ * every upgrade, kubectl apply its last-applied configuration. */
+static json_t *template_content(const json_t *t)
+{
+    json_t *c = json_deep_copy(t), *md = json_object();
+    json_t *labels = sk_json_get(t, "metadata", "labels", NULL), *annotations = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(sk_json_get(t, "metadata", "annotations", NULL), key, v) {
+        if (strncmp(key, SK_RESERVED_PREFIX, strlen(SK_RESERVED_PREFIX)) == 0)
+            json_object_set(annotations, key, v);
+    }
+    if (labels)
+        json_object_set(md, "labels", labels);
+    json_object_set_new(md, "annotations", annotations);
+    json_object_set_new(c, "metadata", md);
+    json_object_del(c, "status");
+    return c;
+}
+
+static int template_changed(const json_t *old, const json_t *new)
+{
+    json_t *a = template_content(old), *b = template_content(new);
+    int changed = !json_equal(a, b);
+    json_decref(a);
+    json_decref(b);
+    return changed;
+}
+
 static void review_template(struct eval *ev)
 {
     const sk_request *req = ev->req;
@@ -1010,7 +1042,8 @@ static void review_template(struct eval *ev)
     if (req->op != SK_OP_CREATE && old) {
         const char *system =
             sk_json_str(old, "metadata", "labels", SK_LABEL_SYSTEM_TEMPLATE, NULL);
-        if (system && strcmp(system, "true") == 0 && !is_user(ev, ev->cfg->controller_user))
+        if (system && strcmp(system, "true") == 0 && !is_user(ev, ev->cfg->controller_user) &&
+            (req->op == SK_OP_DELETE || template_changed(old, ev->obj)))
             violation(ev, "metadata.labels." SK_LABEL_SYSTEM_TEMPLATE,
                       "template \"%s\" is a system template and cannot be %s; create a new "
                       "template and label it %s=true to make it the default instead",

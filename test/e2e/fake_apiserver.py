@@ -17,6 +17,12 @@ loopback, bearer tokens (or client certificates), and the real wire format.
   object keep its status, writes to /status change only the status).
 - restart() drops every connection mid-stream and listens again on the same
   port with the same state, as an API server restart looks to a client.
+- For clients that map kinds to resources (Helm): /version, discovery of the
+  built-in resources below and of every stored CRD's, lists of the right
+  apiVersion and kind, CRDs Established at once, PUT without a
+  resourceVersion unconditional, and strategic merge patches applied as merge
+  patches (lists replaced whole); Secrets in protobuf, as client-go's typed
+  clients send them (Helm's release storage).
 """
 import base64
 import copy
@@ -35,6 +41,25 @@ GROUP_PREFIX = "/apis/workspace.jupyter.org/v1alpha1"
 STATUS_SUBRESOURCE = {"workspaces", "pods", "daemonsets"}
 KINDS = {"workspacetemplates": "WorkspaceTemplate", "workspaces": "Workspace", "pods": "Pod",
          "leases": "Lease", "events": "Event", "daemonsets": "DaemonSet", "nodes": "Node"}
+# group/version -> (resource, kind, namespaced) served besides the CRDs'
+BUILTIN = {
+    "v1": [("namespaces", "Namespace", False), ("secrets", "Secret", True),
+           ("serviceaccounts", "ServiceAccount", True), ("services", "Service", True),
+           ("configmaps", "ConfigMap", True), ("pods", "Pod", True), ("events", "Event", True),
+           ("nodes", "Node", False)],
+    "apps/v1": [("deployments", "Deployment", True), ("daemonsets", "DaemonSet", True)],
+    "rbac.authorization.k8s.io/v1": [("clusterroles", "ClusterRole", False),
+                                     ("clusterrolebindings", "ClusterRoleBinding", False),
+                                     ("roles", "Role", True), ("rolebindings", "RoleBinding", True)],
+    "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
+    "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False)],
+    "admissionregistration.k8s.io/v1": [("mutatingwebhookconfigurations", "MutatingWebhookConfiguration", False),
+                                        ("validatingwebhookconfigurations", "ValidatingWebhookConfiguration",
+                                         False)],
+    "apiextensions.k8s.io/v1": [("customresourcedefinitions", "CustomResourceDefinition", False)],
+    "coordination.k8s.io/v1": [("leases", "Lease", True)],
+}
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
 
 
 def label_selector_matches(selector, labels):
@@ -60,6 +85,62 @@ def label_selector_matches(selector, labels):
 def status(code, reason, message):
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": message, "reason": reason, "code": code}
+
+
+def _varint(buf, i):
+    n = shift = 0
+    while True:
+        b = buf[i]
+        n |= (b & 0x7F) << shift
+        i, shift = i + 1, shift + 7
+        if b < 0x80:
+            return n, i
+
+
+def _fields(buf):
+    """(field number, value) of a protobuf message: ints and byte strings."""
+    i = 0
+    while i < len(buf):
+        key, i = _varint(buf, i)
+        wire = key & 7
+        if wire == 0:
+            v, i = _varint(buf, i)
+        elif wire == 2:
+            n, i = _varint(buf, i)
+            v, i = buf[i:i + n], i + n
+        else:
+            size = 8 if wire == 1 else 4
+            v, i = buf[i:i + size], i + size
+        yield key >> 3, v
+
+
+def _pb_map(entries):
+    return {dict(_fields(e)).get(1, b"").decode(): dict(_fields(e)).get(2, b"") for e in entries}
+
+
+def secret_from_protobuf(body):
+    """A Secret sent as application/vnd.kubernetes.protobuf (client-go's typed
+    clients: Helm's release storage) as the JSON the API would serve."""
+    if body[:4] != b"k8s\x00":
+        raise ValueError("not a Kubernetes protobuf envelope")
+    envelope = dict(_fields(body[4:]))
+    kind = dict(_fields(envelope[1])).get(2, b"").decode()
+    if kind != "Secret":
+        raise ValueError(f"protobuf {kind} is not supported")
+    fields = list(_fields(envelope[2]))
+    meta = list(_fields(next(v for f, v in fields if f == 1)))
+    md = {name: v.decode() for f, v in meta for n, name in ((1, "name"), (3, "namespace"),
+                                                              (6, "resourceVersion")) if f == n and v}
+    for n, name in ((11, "labels"), (12, "annotations")):
+        entries = [v for f, v in meta if f == n]
+        if entries:
+            md[name] = {k: v.decode() for k, v in _pb_map(entries).items()}
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": md,
+           "data": {k: base64.b64encode(v).decode() for k, v in _pb_map([v for f, v in fields if f == 2]).items()}}
+    for f, v in fields:
+        if f == 3:
+            obj["type"] = v.decode()
+    return obj
 
 
 def merge_patch(target, patch):
@@ -197,6 +278,17 @@ class FakeAPIServer:
         return [e for e in self.list_of("events") if e.get("involvedObject", {}).get("name") == name
                 and (reason is None or e.get("reason") == reason)]
 
+    def discovery(self):
+        """group/version -> [(resource, kind, namespaced)]: the built-in ones
+        and those of every stored CRD."""
+        gvs = {gv: list(rs) for gv, rs in BUILTIN.items()}
+        for crd in self.list_of("customresourcedefinitions"):
+            spec = crd["spec"]
+            for v in spec.get("versions", []):
+                gvs.setdefault(f"{spec['group']}/{v['name']}", []).append(
+                    (spec["names"]["plural"], spec["names"]["kind"], spec.get("scope") == "Namespaced"))
+        return gvs
+
     def write_count(self, resource, method=None):
         return sum(1 for m, r, *_ in self.writes if r == resource and (method is None or m == method))
 
@@ -247,7 +339,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def body(self):
         n = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(n)) if n else None
+        raw = self.rfile.read(n) if n else b""
+        if self.headers.get("Content-Type") == "application/vnd.kubernetes.protobuf":
+            return secret_from_protobuf(raw)
+        return json.loads(raw) if n else None
 
     def route(self):
         """(resource, namespace, name, subresource) from the path, or None."""
@@ -267,6 +362,42 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             ns = None
         return parts[0], ns, parts[1] if len(parts) > 1 else None, parts[2] if len(parts) > 2 else None
 
+    def group_version(self):
+        parts = urllib.parse.urlsplit(self.path).path.strip("/").split("/")
+        return "v1" if parts[0] == "api" else "/".join(parts[1:3])
+
+    def discover(self, path):
+        """Answers /version and the discovery documents; False for other paths."""
+        parts = path.strip("/").split("/")
+        gvs = self.api.discovery()
+        if path == "/version":
+            body = {"major": "1", "minor": "31", "gitVersion": "v1.31.0", "platform": "linux/amd64"}
+        elif path == "/api":
+            body = {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []}
+        elif path == "/apis":
+            groups = {}
+            for gv in gvs:
+                if "/" in gv:
+                    g, v = gv.split("/")
+                    groups.setdefault(g, []).append({"groupVersion": gv, "version": v})
+            body = {"kind": "APIGroupList", "apiVersion": "v1",
+                    "groups": [{"name": g, "versions": vs, "preferredVersion": vs[0]} for g, vs in groups.items()]}
+        elif parts == ["api", "v1"] or (len(parts) == 3 and parts[0] == "apis"):
+            gv = self.group_version()
+            if gv not in gvs:
+                return False
+            body = {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv,
+                    "resources": [{"name": r, "singularName": "", "namespaced": ns, "kind": k, "verbs": VERBS}
+                                  for r, k, ns in gvs[gv]]}
+        else:
+            return False
+        self.send_json(200, body)
+        return True
+
+    def kind_of(self, resource):
+        kinds = {r: k for rs in self.api.discovery().values() for r, k, _ in rs}
+        return kinds.get(resource) or KINDS.get(resource, "")
+
     def handle_any(self, method):
         url = urllib.parse.urlsplit(self.path)
         query = dict(urllib.parse.parse_qsl(url.query))
@@ -274,6 +405,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.api.requests.append((method, url.path, query, who))
         if not who:
             return self.fail(401, "Unauthorized", "Unauthorized")
+        if method == "GET" and self.discover(url.path):
+            return
         r = self.route()
         if not r:
             return self.fail(404, "NotFound", f"the server could not find the requested resource ({url.path})")
@@ -332,8 +465,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 api.snapshots[sid] = (rv, items)
             md["continue"] = base64.b64encode(json.dumps({"id": sid, "offset": offset + limit}).encode()).decode()
             md["remainingItemCount"] = len(items) - offset - limit
-        kind = KINDS.get(resource, "") + "List" if resource in KINDS else "List"
-        self.send_json(200, {"kind": kind, "apiVersion": "workspace.jupyter.org/v1alpha1",
+        kind = self.kind_of(resource)
+        self.send_json(200, {"kind": kind + "List" if kind else "List", "apiVersion": self.group_version(),
                              "metadata": md, "items": page})
 
     def watch(self, resource, ns, query):
@@ -422,15 +555,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             md["name"] = md["generateName"] + uuid.uuid4().hex[:5]
         if (resource, ns or "", md["name"]) in self.api.objects:
             return self.fail(409, "AlreadyExists", f'{resource} "{md["name"]}" already exists')
+        if resource == "customresourcedefinitions":
+            obj["status"] = {"conditions": [{"type": t, "status": "True"} for t in ("NamesAccepted", "Established")],
+                             "acceptedNames": obj["spec"]["names"]}
         self.send_json(201, self.api.put(obj, resource))
 
     def do_put_object(self, resource, ns, name):
         obj = self.body()
+        obj.setdefault("metadata", {})["namespace"] = ns or ""
         with self.api.cond:
             cur = self.api.objects.get((resource, ns or "", name))
             if not cur:
                 return self.fail(404, "NotFound", f'{resource} "{name}" not found')
-            if obj["metadata"].get("resourceVersion") != cur["metadata"]["resourceVersion"]:
+            rv = obj["metadata"].get("resourceVersion")
+            if rv and rv != cur["metadata"]["resourceVersion"]:  # none: an unconditional update
                 return self.conflict(resource, name)
             self.send_json(200, self.write(resource, cur, obj))
 
@@ -441,7 +579,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             cur = self.api.objects.get((resource, ns or "", name))
             if not cur:
                 return self.fail(404, "NotFound", f'{resource} "{name}" not found')
-            if ctype == "application/merge-patch+json":
+            if ctype in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                 new = merge_patch(cur, patch)
             elif ctype == "application/json-patch+json":
                 try:

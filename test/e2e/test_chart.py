@@ -343,6 +343,101 @@ class ChartValuesTest(unittest.TestCase):
         self.assertEqual(resources, {"workspaces", "pods", "events", "leases"})
 
 
+class HelmInstallTest(unittest.TestCase):
+    """helm install, upgrade and uninstall against the API server test double
+    (fake_apiserver.py). The namespace is made first, as `kubectl create
+    namespace` would: --create-namespace validates the Namespace against the
+    OpenAPI schema, which the double does not serve (hence also
+    --disable-openapi-validation)."""
+
+    def setUp(self):
+        from fake_apiserver import FakeAPIServer
+        from test_serve import make_certs
+        from test_watch import write_kubeconfig
+        self.dir = tempfile.mkdtemp(prefix="sk-helm-install-")
+        make_certs(os.path.join(self.dir, "api"))
+        with open(os.path.join(self.dir, "token"), "w") as f:
+            f.write("token-1\n")
+        self.fake = FakeAPIServer(os.path.join(self.dir, "api"), token="token-1")
+        kubeconfig = os.path.join(self.dir, "kubeconfig")
+        write_kubeconfig(kubeconfig, self.fake.port, os.path.join(self.dir, "api", "ca.crt"),
+                         os.path.join(self.dir, "token"))
+        self.env = dict(os.environ, KUBECONFIG=kubeconfig, **{f"HELM_{k}_HOME": os.path.join(self.dir, k.lower())
+                                                              for k in ("CACHE", "CONFIG", "DATA")})
+        self.fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}}, "namespaces")
+
+    def tearDown(self):
+        self.fake.stop()
+        shutil.rmtree(self.dir)
+
+    def helm(self, *args):
+        p = subprocess.run([HELM, *args], capture_output=True, text=True, env=self.env, timeout=180)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        return p.stdout
+
+    def stored(self):
+        return set(self.fake.objects)
+
+    def ca_bundles(self):
+        return {w["clientConfig"]["caBundle"] for kind in ("mutatingwebhookconfigurations",
+                                                          "validatingwebhookconfigurations")
+                for w in self.fake.get("", "spacekeeper", kind)["webhooks"]}
+
+    def assert_admitted(self, updates):
+        """spacekeeper check answers each (old, new) UPDATE by an admin as the webhook would."""
+        path = os.path.join(self.dir, "reviews.yaml")
+        with open(path, "w") as f:
+            yaml.safe_dump_all([{
+                "apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+                "request": {"uid": f"u{i}", "operation": "UPDATE", "namespace": new["metadata"]["namespace"],
+                            "kind": {"group": "workspace.jupyter.org", "version": "v1alpha1",
+                                     "kind": "WorkspaceTemplate"},
+                            "userInfo": {"username": "admin", "groups": ["system:masters"]},
+                            "object": new, "oldObject": old}} for i, (old, new) in enumerate(updates)], f)
+        p = subprocess.run([BIN, "check", "-f", path, "-o", "json"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        results = json.loads(p.stdout)["results"]
+        self.assertEqual([r["allowed"] for r in results], [True] * len(updates), p.stdout)
+
+    def test_install_upgrade_uninstall(self):
+        before = self.stored()
+        sets = ["--set", "certs.mode=helm"]
+        out = self.helm("install", "spacekeeper", CHART, "-n", NS, "--disable-openapi-validation", *sets)
+        self.assertIn("STATUS: deployed", out)
+        self.assertIn(f"kubectl -n {NS} rollout status deployment/spacekeeper-controller", out)  # NOTES.txt
+        # everything the chart renders is in the cluster
+        plural = {k: r for rs in self.fake.discovery().values() for r, k, _ in rs}
+        rendered = template("certs.mode=helm")
+        for o in rendered:
+            self.assertIn((plural[o["kind"]], o["metadata"].get("namespace", ""), o["metadata"]["name"]),
+                          self.stored(), key(o))
+        secret = self.fake.get(NS, "spacekeeper-tls", "secrets")
+        templates = {(t["metadata"]["namespace"], t["metadata"]["name"]): t
+                     for t in self.fake.list_of("workspacetemplates")}
+        self.assertEqual(len(templates), 2)
+        (bundle,) = self.ca_bundles()
+        self.assertEqual(bundle, secret["data"]["ca.crt"])
+
+        # an upgrade reads the Secret back: same CA, same serving pair
+        self.helm("upgrade", "spacekeeper", CHART, "-n", NS, "--disable-openapi-validation", *sets,
+                  "--set", "webhook.replicas=3")
+        self.assertEqual(self.fake.get(NS, "spacekeeper", "deployments")["spec"]["replicas"], 3)
+        self.assertEqual(self.ca_bundles(), {bundle})
+        self.assertEqual(self.fake.get(NS, "spacekeeper-tls", "secrets")["data"], secret["data"])
+        # Helm patches every custom resource on upgrade (its ownership
+        # annotations, again): the webhook, which lets only the controller
+        # change a system template, must admit those patches
+        self.assertEqual(self.fake.write_count("workspacetemplates", "PATCH"), 2)
+        self.assert_admitted([(templates[k], self.fake.get(*k, "workspacetemplates")) for k in templates])
+
+        # uninstall: all but the CRDs and the shared namespace (kept) are gone
+        self.helm("uninstall", "spacekeeper", "-n", NS)
+        self.assertEqual(self.stored() - before, {
+            ("customresourcedefinitions", "", "workspaces.workspace.jupyter.org"),
+            ("customresourcedefinitions", "", "workspacetemplates.workspace.jupyter.org"),
+            ("namespaces", "", "spacekeeper-shared")})
+
+
 # ---- the monitoring kit ----
 
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")

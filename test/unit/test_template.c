@@ -176,6 +176,37 @@ START_TEST(test_system_templates_are_protected)
 }
 END_TEST
 
+/* Tools' bookkeeping annotations are no change (helm upgrade writes its
+ * ownership annotations again every time); labels, the spec and
+ * workspace.jupyter.org/ annotations are. */
+START_TEST(test_system_template_bookkeeping_is_no_change)
+{
+    static const struct {
+        const char *metadata, *spec;
+        int allowed;
+    } cases[] = {
+        {"  annotations: {meta.helm.sh/release-name: spacekeeper, meta.helm.sh/release-namespace: sk}\n",
+         "{defaultImage: a}", 1},
+        {"  annotations: {kubectl.kubernetes.io/last-applied-configuration: '{}'}\n", "{defaultImage: a}", 1},
+        {"  annotations: {workspace.jupyter.org/preload: \"false\"}\n", "{defaultImage: a}", 0},
+        {"", "{defaultImage: b}", 0},
+        {"    workspace.jupyter.org/default-template: \"true\"\n", "{defaultImage: a}", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char updated[512];
+        int in_labels = strncmp(cases[i].metadata, "    ", 4) == 0;
+        snprintf(updated, sizeof updated,
+                 TPL_HEAD "metadata:\n  name: sys\n  namespace: spacekeeper-shared\n%s  labels:\n"
+                          "    workspace.jupyter.org/system-template: \"true\"\n%sspec: %s\n",
+                 in_labels ? "" : cases[i].metadata, in_labels ? cases[i].metadata : "", cases[i].spec);
+        sk_decision d;
+        review(SK_OP_UPDATE, updated, SYSTEM_TPL, "admin", &d);
+        ck_assert_msg(d.allowed == cases[i].allowed, "case %zu: %s", i, th_violations(&d));
+        sk_decision_free(&d);
+    }
+}
+END_TEST
+
 START_TEST(test_constraint_change_warns)
 {
     sk_decision d;
@@ -338,6 +369,7 @@ Suite *template_suite(void)
     tcase_add_test(tc, test_default_image_and_custom_images);
     tcase_add_test(tc, test_operator_default_size_outside_bounds_warns);
     tcase_add_test(tc, test_system_templates_are_protected);
+    tcase_add_test(tc, test_system_template_bookkeeping_is_no_change);
     tcase_add_test(tc, test_constraint_change_warns);
     tcase_add_test(tc, test_constraint_change_compares_meaning);
     tcase_add_test(tc, test_store_replace_remove_and_defaults);
