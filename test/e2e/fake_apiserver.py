@@ -595,6 +595,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_json(200, self.write(resource, cur, new))
 
     def do_delete_object(self, resource, ns, name):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))  # delete options: not kept in the stream
         if (resource, ns or "", name) not in self.api.objects:
             return self.fail(404, "NotFound", f'{resource} "{name}" not found')
         self.api.delete(ns or "", name, resource)

@@ -160,15 +160,16 @@ START_TEST(test_names_and_rendering)
     ck_assert_str_eq(sk_json_str(json_array_get(containers, 0), "imagePullPolicy", NULL), "Always");
     ck_assert_str_eq(sk_json_str(json_array_get(containers, 1), "imagePullPolicy", NULL), "IfNotPresent");
     ck_assert_ptr_null(sk_json_get(one, "spec", "template", "spec", "affinity", NULL));
-    json_decref(one), json_decref(two);
+    json_decref(two);
     sk_preload_cells_free(&cs);
 
-    /* another image: another hash */
+    /* another image: another hash (h1 is still one's) */
     const char *extra[] = {"r/z:1", NULL};
     sk_preload_cells_compute(ts, 1, nodes, extra, NULL, &cs);
     json_t *three = sk_preload_daemonset(&cs.cells[0], &r, NULL);
     ck_assert_str_ne(h1, sk_json_str(three, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     json_decref(three);
+    json_decref(one);
     sk_preload_cells_free(&cs);
     json_decref(nodes);
     sk_preload_template_free(t);
