@@ -324,13 +324,19 @@ class ServeTest(unittest.TestCase):
         self.assertRegex(text, r'controller_runtime_webhook_latency_seconds_count\{webhook="/validate"\} [1-9]')
         self.assertRegex(text, r'controller_runtime_webhook_requests_in_flight\{webhook="/mutate"\} 0')
         self.assertRegex(text, r'spacekeeper_admission_decisions_total\{webhook="/validate",outcome="denied"\} [1-9]')
-        # by operation and verdict, and denials by the field at fault
+        # by operation and verdict, and denials by the field at fault (counted
+        # once the request completes, just after its answer is sent)
         self.server.post("/mutate", review(workspace(), uid="metrics-2", op="UPDATE", old=workspace()))
-        text = self.server.health("/metrics")[1]
-        self.assertRegex(text, r'spacekeeper_admission_review_duration_seconds_count\{webhook="/validate",'
-                               r'operation="CREATE",verdict="denied"\} [1-9]')
-        self.assertRegex(text, r'spacekeeper_admission_review_duration_seconds_bucket\{webhook="/mutate",'
-                               r'operation="UPDATE",verdict="patched",le="\+Inf"\} [1-9]')
+        reviews = [r'spacekeeper_admission_review_duration_seconds_bucket\{webhook="/mutate",'
+                   r'operation="UPDATE",verdict="patched",le="\+Inf"\} [1-9]',
+                   r'spacekeeper_admission_review_duration_seconds_count\{webhook="/validate",'
+                   r'operation="CREATE",verdict="denied"\} [1-9]']
+        deadline = time.time() + 5
+        while not all(re.search(r, text) for r in reviews) and time.time() < deadline:
+            time.sleep(0.05)
+            text = self.server.health("/metrics")[1]
+        for r in reviews:
+            self.assertRegex(text, r)
         self.assertRegex(text, r'spacekeeper_admission_denials_total\{reason="spec.storage"\} [1-9]')
         self.assertIn("spacekeeper_templates 2\n", text)
         expiry = float(re.search(r"^spacekeeper_certificate_expiry_timestamp_seconds (\S+)$", text, re.M).group(1))
