@@ -390,7 +390,8 @@ void sk_preload_cells_compute(const sk_preload_template *const *templates, size_
             out->cells[slot - 1].nodes++;
         sk_buf_free(&key);
     }
-    qsort(out->cells, out->n, sizeof *out->cells, by_nodes);
+    if (out->n) /* no cells: no array to sort (qsort of NULL is undefined) */
+        qsort(out->cells, out->n, sizeof *out->cells, by_nodes);
     sk_map_free(by_key);
     free(matched);
     free(sel);
