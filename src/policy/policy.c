@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "spacekeeper/json.h"
+#include "spacekeeper/metadata.h"
 #include "spacekeeper/patch.h"
 #include "spacekeeper/violation.h"
 
@@ -1166,16 +1167,23 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
     }
 
     const char *api = sk_json_str(subject, "apiVersion", NULL);
-    if (!sk_policy_owns_api_version(api))
+    int ours = sk_policy_owns_api_version(api);
+    if (!ours) {
         violation(&ev, "apiVersion", "apiVersion \"%s\" is not in group %s (expected %s)",
                   api ? api : "", SK_API_GROUP, SK_API_VERSION);
-    else if (strcmp(out->kind, SK_KIND_WORKSPACE) == 0)
+    } else if (strcmp(out->kind, SK_KIND_WORKSPACE) == 0) {
         review_workspace(&ev);
-    else if (strcmp(out->kind, SK_KIND_TEMPLATE) == 0)
+    } else if (strcmp(out->kind, SK_KIND_TEMPLATE) == 0) {
         review_template(&ev);
-    else
+    } else {
+        ours = 0;
         violation(&ev, "kind", "kind \"%s\" is not reviewed by spacekeeper (expected %s or %s)",
                   out->kind, SK_KIND_WORKSPACE, SK_KIND_TEMPLATE);
+    }
+    /* The API server refuses bad labels and annotations on any write: say
+     * so here, on the object as it would be stored (stamps included). */
+    if (ours && ev.obj)
+        sk_meta_check(ev.obj, out->violations);
     out->allowed = json_array_size(out->violations) == 0;
 }
 

@@ -814,7 +814,7 @@ START_TEST(test_reserved_prefix_on_create)
         {"labels: {workspace.jupyter.org/created-by: mallory}", "bob", NULL,
          "metadata.labels.workspace.jupyter.org/created-by"},
         /* other prefixes are the user's */
-        {"labels: {team.example.com/x: y, workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
+        {"labels: {team.example.com/x: \"y\", workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
         /* admins and trusted service accounts may */
         {"labels: {workspace.jupyter.org/custom-label: x}", "carol", admins, NULL},
         {"labels: {workspace.jupyter.org/custom-label: x}", SK_OPERATOR_USER, NULL, NULL},
@@ -857,7 +857,7 @@ START_TEST(test_reserved_prefix_on_create)
     sk_policy_config cfg;
     sk_policy_config_init(&cfg);
     cfg.trusted_service_accounts = ci;
-    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: y}\n");
+    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: \"y\"}\n");
     sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = ci[0]};
     th_review_with(&cfg, store, &req, &d);
     ck_assert_msg(d.allowed, "%s", th_violations(&d));

@@ -37,5 +37,6 @@ Suite *docs_suite(void);
 Suite *kube_suite(void);
 Suite *arena_suite(void);
 Suite *workload_suite(void);
+Suite *metadata_suite(void);
 
 #endif
