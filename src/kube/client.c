@@ -1,6 +1,7 @@
 #include "spacekeeper/kube.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -268,6 +269,66 @@ long sk_kube_list(sk_kube *k, const char *path, unsigned limit, const char *cont
     }
     long st = perform(k, "GET", path, q.data, NULL, NULL, out, err);
     sk_buf_free(&q);
+    return st;
+}
+
+long sk_kube_list_pages(sk_kube *k, const char *path, unsigned limit, sk_kube_page_fn fn, void *ud,
+                        const int *stop, char *rv, size_t rv_cap, sk_err *err)
+{
+    char *cont = NULL;
+    int first = 1;
+    long st;
+    for (;;) {
+        json_t *page = NULL;
+        st = sk_kube_list(k, path, limit, cont, &page, err);
+        if (st == 410 && cont) { /* the snapshot behind the token is gone: start over */
+            free(cont);
+            cont = NULL;
+            first = 1;
+            json_decref(page);
+            continue;
+        }
+        if (st != 200) {
+            json_decref(page);
+            break;
+        }
+        int ended = fn(ud, json_object_get(page, "items"), first);
+        first = 0;
+        const char *next = sk_json_str(page, "metadata", "continue", NULL);
+        free(cont);
+        cont = next && *next ? strdup(next) : NULL;
+        const char *page_rv = sk_json_str(page, "metadata", "resourceVersion", NULL);
+        if (!cont && rv && rv_cap)
+            snprintf(rv, rv_cap, "%s", page_rv ? page_rv : "");
+        json_decref(page);
+        if (!cont)
+            break;
+        if (ended || (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
+            st = 0;
+            break;
+        }
+    }
+    free(cont);
+    return st;
+}
+
+static int collect_page(void *ud, const json_t *items, int first)
+{
+    if (first)
+        json_array_clear(ud);
+    json_array_extend(ud, (json_t *)items);
+    return 0;
+}
+
+long sk_kube_list_all(sk_kube *k, const char *path, unsigned limit, const int *stop, json_t **items,
+                      char *rv, size_t rv_cap, sk_err *err)
+{
+    json_t *all = json_array();
+    long st = sk_kube_list_pages(k, path, limit, collect_page, all, stop, rv, rv_cap, err);
+    if (st == 200)
+        *items = all;
+    else
+        json_decref(all);
     return st;
 }
 
