@@ -203,6 +203,32 @@ class ManifestsTest(unittest.TestCase):
             if b is not binding:
                 self.assertNotIn("spacekeeper", [s["name"] for s in b["subjects"]])
 
+    def test_ci_reader_component_lists_and_nothing_else(self):
+        """manifests/ci-reader: optional, read-only RBAC for `check --cluster`."""
+        for o in self.objs:  # not part of the default install
+            self.assertNotIn(o["metadata"]["name"], ("spacekeeper-ci", "spacekeeper-ci-reader"))
+        d = tempfile.mkdtemp(prefix="sk-ci-reader-")
+        try:
+            with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+                yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                                "resources": [os.path.relpath(MANIFESTS, d)],
+                                "components": [os.path.relpath(os.path.join(MANIFESTS, "ci-reader"), d)]}, f)
+            objs = render(d)
+        finally:
+            shutil.rmtree(d)
+        self.assertEqual(len(objs), len(self.objs) + 3)
+        role = by_kind(objs, "ClusterRole", "spacekeeper-ci-reader")[0]
+        self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
+                                          "resources": ["workspaces", "workspacetemplates"],
+                                          "verbs": ["list"]}])
+        (sa,) = by_kind(objs, "ServiceAccount", "spacekeeper-ci")
+        self.assertEqual(sa["metadata"]["namespace"], NS)
+        self.assertFalse(sa["automountServiceAccountToken"])
+        binding = [b for b in by_kind(objs, "ClusterRoleBinding") if b["roleRef"]["name"] == "spacekeeper-ci-reader"]
+        self.assertEqual(binding[0]["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper-ci", "namespace": NS}])
+        # and it builds on its own, for `kubectl apply -k manifests/ci-reader`
+        self.assertEqual(len(render(os.path.join(MANIFESTS, "ci-reader"))), 3)
+
     def test_controller_deployment_and_least_privilege(self):
         deploy = by_kind(self.objs, "Deployment", "spacekeeper-controller")[0]
         c, ports = self.assert_hardened(deploy, "spacekeeper-controller")
