@@ -100,8 +100,8 @@ static json_t *with_status(const json_t *ws, const char *status)
     return copy;
 }
 
-/* The next start of a workspace, as the webhook sees it. */
-static void review_start(const struct impact *im, const json_t *ws)
+/* The next start of a workspace, as the webhook sees it; 1 if allowed. */
+static int review_start(const struct impact *im, const json_t *ws)
 {
     const sk_check_opts *o = im->o;
     json_t *stopped = with_status(ws, "Stopped"), *running = with_status(ws, "Running");
@@ -118,9 +118,11 @@ static void review_start(const struct impact *im, const json_t *ws)
     sk_decision d;
     sk_policy_review(&o->policy.cfg, im->now, &req, &d);
     json_array_append_new(im->results, sk_check_result(&d, "cluster", 0));
+    int allowed = d.allowed;
     sk_decision_free(&d);
     json_decref(stopped);
     json_decref(running);
+    return allowed;
 }
 
 static int impact_page(void *ud, const json_t *items, int first)
@@ -142,9 +144,7 @@ static int impact_page(void *ud, const json_t *items, int first)
             !uses_changed(im, sk_policy_template_for(cfg, im->was, ws)))
             continue;
         im->using++;
-        review_start(im, ws);
-        json_t *r = json_array_get(im->results, json_array_size(im->results) - 1);
-        im->denied += !json_is_true(json_object_get(r, "allowed"));
+        im->denied += !review_start(im, ws);
     }
     return 0;
 }

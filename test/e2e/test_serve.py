@@ -188,6 +188,18 @@ class ServeTest(unittest.TestCase):
         log = self.server.read_log()
         self.assertRegex(log, r'denied uid=v-1 operation=CREATE kind=Workspace object=team-a/w user=alice')
 
+    def test_labels_and_annotations_by_kubernetes_rules(self):
+        ws = workspace()
+        ws["metadata"]["labels"] = {"kueue.x-k8s.io/priority-class": "<user-input>-priority"}
+        ws["metadata"]["annotations"] = {"a/b/c": "x"}
+        status, resp = self.server.post("/validate", review(ws, uid="m-1"))
+        self.assertEqual(status, 200)
+        msg = resp["response"]["status"]["message"]
+        self.assertFalse(resp["response"]["allowed"])
+        self.assertIn('metadata.labels[kueue.x-k8s.io/priority-class]: value "<user-input>-priority" is not '
+                      "a valid label value", msg)
+        self.assertIn("metadata.annotations[a/b/c]: the key is not a valid qualified name", msg)
+
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         conn = self.server.connect()
         for i in range(50):

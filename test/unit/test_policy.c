@@ -597,6 +597,52 @@ START_TEST(test_template_resolution)
 }
 END_TEST
 
+/* sk_policy_template_for finds what a review is checked against (the
+ * decision's template), whichever way the workspace names it. */
+START_TEST(test_template_for_matches_the_review)
+{
+    static const struct {
+        const char *ws;  /* metadata and spec */
+        const char *key; /* "ns/name", or NULL: none */
+    } cases[] = {
+        {"metadata: {name: w, namespace: team-a}\n", "team-a/strict"},
+        {"metadata: {name: w, namespace: team-b}\n", "spacekeeper-shared/open"},
+        {"metadata: {name: w}\n", "spacekeeper-shared/open"}, /* "default" has none */
+        {"metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: shared-only}}\n",
+         "spacekeeper-shared/shared-only"},
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {name: locked}}\n", "team-a/locked"},
+        {"metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: strict, namespace: team-a}}\n",
+         "team-a/strict"},
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {name: ghost}}\n", NULL},
+        {"metadata: {name: w, namespace: team-c}\n", NULL}, /* two defaults */
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {namespace: team-a}}\n", NULL},
+    };
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, WS_HEAD "%s", cases[i].ws);
+        json_t *obj = th_yaml(yaml);
+        const sk_template *t = sk_policy_template_for(&cfg, store, obj);
+        const char *got = t ? t->key : NULL, *key = cases[i].key;
+        ck_assert_msg(got && key ? strcmp(got, key) == 0 : got == key, "case %zu: got %s", i,
+                      got ? got : "(none)");
+        json_t *want = NULL;
+        if (key) {
+            const char *slash = strchr(key, '/');
+            want = json_pack("{s:s, s:s%}", "name", slash + 1, "namespace", key, (size_t)(slash - key));
+        }
+        sk_decision d;
+        create(yaml, &d);
+        ck_assert_msg(want ? json_equal(want, d.template) : d.template == NULL && !d.allowed,
+                      "case %zu: the decision's template differs", i);
+        json_decref(want);
+        sk_decision_free(&d);
+        json_decref(obj);
+    }
+}
+END_TEST
+
 /* --template-scope namespace: a templateRef reaches only the workspace's
  * own namespace and the shared one. */
 START_TEST(test_template_scope)
@@ -1149,6 +1195,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_lifecycle_script_size);
     tcase_add_test(tc, test_idle_shutdown_overrides);
     tcase_add_test(tc, test_template_resolution);
+    tcase_add_test(tc, test_template_for_matches_the_review);
     tcase_add_test(tc, test_template_scope);
     tcase_add_test(tc, test_no_template_at_all);
     tcase_add_test(tc, test_template_without_default_image);
