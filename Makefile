@@ -150,6 +150,8 @@ bench:
 	$(PYTHON) scripts/bench_server.py $(BIN)
 	@echo
 	$(PYTHON) scripts/bench_watch.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_impact.py $(BIN)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.
