@@ -339,6 +339,11 @@ class ClusterTest(unittest.TestCase):
         self.assert_junit_counts(root, tests=6, failures=2)
         failing = sorted(c.get("name") for c in root.iter("testcase") if c.find("failure") is not None)
         self.assertEqual(failing, ["Workspace team-a/a-default-big", "Workspace team-a/a-ref-img3"])
+        # a template nobody uses: an empty suite, exit 0
+        path = self.write("unused.yaml", [template("unused", "team-z")])
+        code, out, err = self.check("--cluster", "--impact", "-t", path, "-o", "junit")
+        self.assertEqual(code, 0, err)
+        self.assert_junit_counts(ET.fromstring(out), tests=0, failures=0)
 
     def assert_junit_counts(self, root, tests, failures):
         """The structure CI systems read, and counts that add up at every level."""
