@@ -444,14 +444,16 @@ spec: {{image: img:1, ownershipType: {kind}}}
         self.assertEqual(os.readlink(os.path.join(bindir, "kubectl-spacekeeper")), "spacekeeper")
         for name in ("spacekeeper", "spacekeeper-controller"):
             self.assertTrue(os.access(os.path.join(bindir, name), os.X_OK))
-        path_env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
+        # as the README says: PATH=tmp/usr/local/bin:$PATH kubectl spacekeeper check ...
+        path_env = dict(os.environ, PATH=os.path.join("tmp", "usr", "local", "bin") + os.pathsep + os.environ["PATH"])
         f = self.write("ws.yaml", ws("plug", "  image: evil:3"))
-        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", STRICT, "-f", f],
+        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", STRICT, "-f", f], cwd=self.dir,
                            capture_output=True, text=True, env=path_env, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn('spec.image "evil:3" is not allowed', p.stdout)
-        p = subprocess.run([kubectl, "plugin", "list"], capture_output=True, text=True, env=path_env, timeout=60)
-        self.assertIn(os.path.join(bindir, "kubectl-spacekeeper"), p.stdout)
+        p = subprocess.run([kubectl, "plugin", "list"], cwd=self.dir, capture_output=True, text=True,
+                           env=path_env, timeout=60)
+        self.assertIn("kubectl-spacekeeper", p.stdout)
         # PREFIX, and uninstall takes back what install put there
         make("install", f"DESTDIR={dest}", "PREFIX=/opt/spacekeeper")
         self.assertTrue(os.path.exists(os.path.join(dest, "opt", "spacekeeper", "bin", "kubectl-spacekeeper")))
