@@ -92,6 +92,13 @@ START_TEST(test_cpu_gpu_cells)
     ck_assert_uint_eq(cs.cells[0].nodes, 3);
     sk_preload_cells_free(&cs);
 
+    /* no nodes, no cells */
+    json_t *none = json_array();
+    sk_preload_cells_compute(ts, 3, none, extra, NULL, &cs);
+    ck_assert_uint_eq(cs.n, 0);
+    sk_preload_cells_free(&cs);
+    json_decref(none);
+
     /* a node no template matches gets no cell */
     const sk_preload_template *gpu_only[] = {gpu};
     sk_preload_cells_compute(gpu_only, 1, nodes, NULL, NULL, &cs);
