@@ -157,8 +157,7 @@ START_TEST(test_names_and_rendering)
     sk_preload_render r = {"spacekeeper-system", "spacekeeper:0.1.0", "spacekeeper-preload", secrets};
     json_t *one = sk_preload_daemonset(&cs.cells[0], &r, "2026-11-23T08:00:00Z");
     json_t *two = sk_preload_daemonset(&cs.cells[0], &r, "2026-11-24T08:00:00Z");
-    const char *h1 = sk_json_str(one, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL);
-    ck_assert_ptr_nonnull(h1);
+    char *h1 = strdup(sk_json_str(one, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     ck_assert_str_eq(h1, sk_json_str(two, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     ck_assert_str_eq(sk_json_str(one, "spec", "template", "metadata", "annotations", SK_PRELOAD_REFRESH_ANNOTATION,
                                  NULL), "2026-11-23T08:00:00Z");
@@ -176,6 +175,7 @@ START_TEST(test_names_and_rendering)
     json_t *three = sk_preload_daemonset(&cs.cells[0], &r, NULL);
     ck_assert_str_ne(h1, sk_json_str(three, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     json_decref(three);
+    free(h1);
     sk_preload_cells_free(&cs);
     json_decref(nodes);
     sk_preload_template_free(t);
