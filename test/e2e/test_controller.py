@@ -313,7 +313,8 @@ class IdleShutdownTest(unittest.TestCase):
         }
         for name, (route, ws_args, pod_args, _) in cases.items():
             env.add(name, route, pod_args=pod_args, timeout_minutes=1, **ws_args)
-        ctl = env.start()
+        # long enough for 64 KiB of the huge answer to arrive even on a loaded machine
+        ctl = env.start("--idle-probe-timeout", "2s")
         time.sleep(7)
         for name in cases:
             self.assertEqual(env.desired(name), "Running", name)
