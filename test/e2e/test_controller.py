@@ -347,11 +347,12 @@ class IdleShutdownTest(unittest.TestCase):
         env.add("racy", route, timeout_minutes=1)
         ctl = env.start()
         wait_for("the refused stop", lambda: (ctl.metric("spacekeeper_idle_stop_conflicts_total") or 0) >= 1, 10)
-        time.sleep(5)  # more probes, now with the new timeout
+        # more probes, now decided with the new timeout
+        wait_for("probes after the conflict", lambda: env.ws.count("/racy/idle") >= 3, 15)
         ws = env.fake.get(NS, "racy", "workspaces")
         self.assertEqual(ws["spec"].get("desiredStatus"), "Running")
         self.assertEqual(ws["metadata"]["resourceVersion"], changed["rv"])
-        self.assertGreaterEqual(env.ws.count("/racy/idle"), 3)
+        self.assertEqual(ctl.metric("spacekeeper_idle_stop_conflicts_total"), 1)
         self.assertEqual(ctl.metric("spacekeeper_idle_shutdowns_total"), 0)
 
     def test_dry_run_patches_nothing(self):
