@@ -28,6 +28,10 @@ TEST_OBJ := $(TEST_SRC:%.c=$(BUILD)/%.o)
 LIB      := $(BUILD)/libspacekeeper.a
 BIN      := $(BUILD)/spacekeeper
 CTRL     := $(BUILD)/spacekeeper-controller
+PAUSE    := $(BUILD)/spacekeeper-pause
+# The preload containers' program: static, so it runs in any image. musl
+# keeps it a few KB; glibc works too, at ~700 KB.
+PAUSE_CC ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
 UNIT     := $(BUILD)/unit-tests
 BENCH    := $(BUILD)/bench-policy
 PROBE    := $(BUILD)/kube-probe
@@ -38,7 +42,7 @@ DEB_PROBES := \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
-	bin/valgrind:valgrind bin/kubectl:kubectl
+	bin/valgrind:valgrind bin/kubectl:kubectl bin/musl-gcc:musl-tools bin/file:file
 # `make fuzz` builds libFuzzer targets with clang.
 FUZZ_PROBES := bin/clang:clang lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 # `make bench` also drives wrk against the server and nginx as the ceiling.
@@ -47,7 +51,7 @@ BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 .PHONY: all deps run test test-unit test-e2e test-asan test-tsan valgrind bench fuzz clean install uninstall
 .DEFAULT_GOAL := all
 
-all: $(BIN) $(CTRL)
+all: $(BIN) $(CTRL) $(PAUSE)
 
 deps:
 	@missing=""; \
@@ -77,8 +81,13 @@ $(LIB): $(LIB_OBJ)
 $(BIN): $(CLI_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(LIB) $(LDLIBS)
 
-$(CTRL): $(BUILD)/src/cli/controller.o $(LIB)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+$(CTRL): $(BUILD)/src/cli/controller.o $(BUILD)/src/cli/common.o $(LIB)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Never sanitized: it must stay static and tiny.
+$(PAUSE): src/pause/pause.c
+	@mkdir -p $(dir $@)
+	$(PAUSE_CC) -std=c11 -D_GNU_SOURCE -Os -s -static -Wall -Wextra -Werror -o $@ $<
 
 $(UNIT): $(TEST_OBJ) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(TEST_OBJ) $(LIB) $(LDLIBS) $(CHECK_LIBS)
@@ -114,13 +123,14 @@ test-unit: $(UNIT) $(BIN)
 	SK_PATCH_LOG=$(BUILD)/patches.jsonl SK_FIXTURES=test/fixtures CK_FORK=no $(UNIT)
 	$(PYTHON) test/verify_patches.py $(BUILD)/patches.jsonl
 
-test-e2e: $(BIN) $(CTRL) $(PROBE)
+test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
 	$(PYTHON) test/e2e/test_check_cluster.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)
+	$(PYTHON) test/e2e/test_preload.py $(BIN) $(CTRL)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -131,10 +141,12 @@ test-asan: deps
 # race makes the server exit 66, and the suites check every exit status.
 test-tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
-	  build-tsan/spacekeeper build-tsan/spacekeeper-controller build-tsan/kube-probe
+	  build-tsan/spacekeeper build-tsan/spacekeeper-controller build-tsan/spacekeeper-pause build-tsan/kube-probe
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve.py build-tsan/spacekeeper
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_watch.py build-tsan/spacekeeper build-tsan/kube-probe
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_controller.py build-tsan/spacekeeper \
+	  build-tsan/spacekeeper-controller
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_preload.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
 
 valgrind: deps
@@ -144,12 +156,14 @@ valgrind: deps
 
 bench:
 	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(BENCH_PROBES)"
-	@$(MAKE) --no-print-directory $(BENCH) $(BIN)
+	@$(MAKE) --no-print-directory $(BENCH) $(BIN) $(CTRL)
 	$(BENCH)
 	@echo
 	$(PYTHON) scripts/bench_server.py $(BIN)
 	@echo
 	$(PYTHON) scripts/bench_watch.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
 	@echo
 	$(PYTHON) scripts/bench_impact.py $(BIN)
 

@@ -6,6 +6,7 @@
 #define SK_VERSION "0.1.0"
 
 #include <getopt.h>
+#include <signal.h>
 
 #include "spacekeeper/docs.h"
 #include "spacekeeper/policy.h"
@@ -14,6 +15,13 @@
 int sk_cmd_check(int argc, char **argv);
 int sk_cmd_serve(int argc, char **argv);
 int sk_cmd_certs(int argc, char **argv);
+
+/* SIGTERM and SIGINT are taken synchronously by the main thread: blocked
+ * here, before any other thread starts, so none of them ever sees one;
+ * SIGPIPE is ignored. */
+void sk_cli_block_stop_signals(sigset_t *stop);
+/* Waits up to `ms` for one of them: 1 when the program should stop. */
+int sk_cli_stop_requested(const sigset_t *stop, long ms);
 
 /* Splits "a,b,c" into a NULL-terminated array of owned strings. */
 char **sk_cli_split_list(const char *text);

@@ -65,6 +65,8 @@ long sk_kube_create(sk_kube *k, const char *path, const json_t *obj, json_t **ou
  * conflict is 409 with err saying so. */
 long sk_kube_update(sk_kube *k, const char *path, const json_t *obj, json_t **out, sk_err *err);
 
+long sk_kube_delete(sk_kube *k, const char *path, sk_err *err);
+
 typedef enum sk_kube_patch_type { SK_KUBE_MERGE_PATCH, SK_KUBE_JSON_PATCH } sk_kube_patch_type;
 long sk_kube_patch(sk_kube *k, const char *path, sk_kube_patch_type type, const json_t *patch,
                    json_t **out, sk_err *err);
@@ -76,6 +78,12 @@ long sk_kube_event(sk_kube *k, const json_t *involved, const char *type, const c
 /* Streams a watch: calls fn(ud, type, object) for every event until fn
  * returns nonzero, the server ends the stream, or *stop becomes nonzero.
  * Returns the HTTP status of the watch request. */
+/* The same about an object named by its parts (uid may be NULL); a failure
+ * is logged, not returned: an Event is never worth failing for. */
+void sk_kube_event_about(sk_kube *k, const char *api_version, const char *kind, const char *ns,
+                         const char *name, const char *uid, const char *type, const char *reason,
+                         const char *message, const char *component);
+
 typedef int (*sk_kube_watch_fn)(void *ud, const char *type, json_t *object);
 long sk_kube_watch(sk_kube *k, const char *path, const char *resource_version,
                    unsigned timeout_seconds, sk_kube_watch_fn fn, void *ud, const int *stop,

@@ -1,4 +1,5 @@
 /* Pieces the subcommands share: lists, documents and templates from files. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,4 +124,20 @@ int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *s
             sk_store_put(store, t);
     }
     return rc;
+}
+
+void sk_cli_block_stop_signals(sigset_t *stop)
+{
+    sigemptyset(stop);
+    sigaddset(stop, SIGTERM);
+    sigaddset(stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int sk_cli_stop_requested(const sigset_t *stop, long ms)
+{
+    struct timespec wait = {ms / 1000, (ms % 1000) * 1000000L};
+    int sig = sigtimedwait(stop, NULL, &wait);
+    return sig == SIGTERM || sig == SIGINT;
 }

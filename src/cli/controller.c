@@ -1,5 +1,6 @@
 /* spacekeeper-controller: the companion of the admission webhook. Idle
- * shutdown of workspaces, with leader election among its replicas. */
+ * shutdown of workspaces and preloading of the templates' images, with
+ * leader election among its replicas. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "spacekeeper/idle.h"
 #include "spacekeeper/leader.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/preload.h"
 #include "spacekeeper/timeutil.h"
 
 #define PROG "spacekeeper-controller"
@@ -23,7 +25,8 @@
 static const char USAGE[] =
     "usage: " PROG " [options]\n"
     "\n"
-    "Stops workspaces that have been idle past their idle-shutdown timeout.\n"
+    "Stops workspaces that have been idle past their idle-shutdown timeout, and keeps the\n"
+    "WorkspaceTemplates' images pulled on the nodes their workspaces can run on.\n"
     "\n"
     "  --kubeconfig FILE              API server (default: in-cluster, else ~/.kube/config)\n"
     "  --namespace NS                 where the leader lease lives (default: the pod's own\n"
@@ -33,6 +36,18 @@ static const char USAGE[] =
     "  --idle-probe-timeout D         give up on an idle endpoint after this long (default 5s)\n"
     "  --idle-probe-concurrency N     probes in flight at once (default 32)\n"
     "  --dry-run                      record what would be stopped; stop nothing\n"
+    "  --preload=true|false           manage the image-preload DaemonSets (default true;\n"
+    "                                 false leaves existing ones alone)\n"
+    "  --preload-images IMG,...       images to preload on every node besides the templates'\n"
+    "  --preload-pull-secrets S,...   imagePullSecrets (in --namespace) for private registries\n"
+    "  --preload-refresh D            pull mutable tags again this often (default 24h; 0: never)\n"
+    "  --preload-backoff D            first wait before retrying an image that failed to pull\n"
+    "                                 (default 1h, doubling to 24h)\n"
+    "  --preload-max-daemonsets N     at most this many preload DaemonSets (default 32)\n"
+    "  --preload-resync D             compare every DaemonSet with what it should be this often,\n"
+    "                                 besides on every change (default 30s)\n"
+    "  --preload-pause-image IMG      the image holding spacekeeper-pause (default spacekeeper:" SK_VERSION ")\n"
+    "  --preload-priority-class NAME  the preload pods' PriorityClass (default spacekeeper-preload)\n"
     "  --leader-elect=true|false      elect one acting replica through a Lease (default true)\n"
     "  --lease-name NAME              the Lease (default spacekeeper-controller)\n"
     "  --identity ID                  this replica's name in the Lease (default HOSTNAME_random)\n"
@@ -45,10 +60,33 @@ static const char USAGE[] =
 
 struct ctl_opts {
     const char *kubeconfig, *namespace, *health_listen, *lease_name, *identity;
-    int leader_elect;
+    int leader_elect, preload;
+    char **preload_images, **pull_secrets; /* owned */
     sk_idle_config idle;
     sk_leader_config lease;
+    sk_preload_config pre;
 };
+
+/* "true" or "false" (or no value: true) for a --flag=BOOL. */
+static int parse_bool(const char *flag, const char *text, int *out)
+{
+    if (!text || strcmp(text, "true") == 0)
+        return *out = 1, 0;
+    if (strcmp(text, "false") == 0)
+        return *out = 0, 0;
+    fprintf(stderr, PROG ": %s must be true or false\n", flag);
+    return -1;
+}
+
+static int parse_count(const char *flag, const char *text, long max, long *out)
+{
+    char *end;
+    *out = strtol(text, &end, 10);
+    if (*text && !*end && *out >= 1 && *out <= max)
+        return 0;
+    fprintf(stderr, PROG ": %s must be a number from 1 to %ld\n", flag, max);
+    return -1;
+}
 
 static int parse_duration(const char *flag, const char *text, double min, double *out)
 {
@@ -64,7 +102,8 @@ static int parse_duration(const char *flag, const char *text, double min, double
 static int parse_args(int argc, char **argv, struct ctl_opts *o)
 {
     enum { KUBECONFIG = 256, NAMESPACE, HEALTH, INTERVAL, TIMEOUT, CONCURRENCY, DRY_RUN, ELECT,
-           LEASE, IDENTITY, DURATION, DEADLINE, RETRY, LEVEL, FORMAT, HELP };
+           LEASE, IDENTITY, DURATION, DEADLINE, RETRY, LEVEL, FORMAT, HELP, PRELOAD, PRE_IMAGES,
+           PRE_SECRETS, PRE_REFRESH, PRE_BACKOFF, PRE_MAX, PRE_PAUSE, PRE_PRIORITY, PRE_RESYNC };
     static const struct option longs[] = {
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
         {"namespace", required_argument, NULL, NAMESPACE},
@@ -74,6 +113,15 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
         {"idle-probe-concurrency", required_argument, NULL, CONCURRENCY},
         {"dry-run", no_argument, NULL, DRY_RUN},
         {"leader-elect", optional_argument, NULL, ELECT},
+        {"preload", optional_argument, NULL, PRELOAD},
+        {"preload-images", required_argument, NULL, PRE_IMAGES},
+        {"preload-pull-secrets", required_argument, NULL, PRE_SECRETS},
+        {"preload-refresh", required_argument, NULL, PRE_REFRESH},
+        {"preload-backoff", required_argument, NULL, PRE_BACKOFF},
+        {"preload-max-daemonsets", required_argument, NULL, PRE_MAX},
+        {"preload-pause-image", required_argument, NULL, PRE_PAUSE},
+        {"preload-priority-class", required_argument, NULL, PRE_PRIORITY},
+        {"preload-resync", required_argument, NULL, PRE_RESYNC},
         {"lease-name", required_argument, NULL, LEASE},
         {"identity", required_argument, NULL, IDENTITY},
         {"leader-elect-lease-duration", required_argument, NULL, DURATION},
@@ -89,7 +137,6 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
-        char *end;
         long n;
         switch (c) {
         case KUBECONFIG: o->kubeconfig = optarg; break;
@@ -104,23 +151,47 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
                 return -1;
             break;
         case CONCURRENCY:
-            n = strtol(optarg, &end, 10);
-            if (!*optarg || *end || n < 1 || n > 10000) {
-                fprintf(stderr, PROG ": --idle-probe-concurrency must be a number from 1 to 10000\n");
+            if (parse_count("--idle-probe-concurrency", optarg, 10000, &n) < 0)
                 return -1;
-            }
             o->idle.concurrency = (unsigned)n;
             break;
         case DRY_RUN: o->idle.dry_run = 1; break;
         case ELECT:
-            if (!optarg || strcmp(optarg, "true") == 0) {
-                o->leader_elect = 1;
-            } else if (strcmp(optarg, "false") == 0) {
-                o->leader_elect = 0;
-            } else {
-                fprintf(stderr, PROG ": --leader-elect must be true or false\n");
+            if (parse_bool("--leader-elect", optarg, &o->leader_elect) < 0)
                 return -1;
-            }
+            break;
+        case PRELOAD:
+            if (parse_bool("--preload", optarg, &o->preload) < 0)
+                return -1;
+            break;
+        case PRE_IMAGES:
+            sk_cli_free_list(o->preload_images);
+            o->preload_images = sk_cli_split_list(optarg);
+            break;
+        case PRE_SECRETS:
+            sk_cli_free_list(o->pull_secrets);
+            o->pull_secrets = sk_cli_split_list(optarg);
+            break;
+        case PRE_REFRESH:
+            if (parse_duration("--preload-refresh", optarg, 0, &o->pre.refresh) < 0)
+                return -1;
+            break;
+        case PRE_BACKOFF:
+            if (parse_duration("--preload-backoff", optarg, 0.1, &o->pre.backoff_min) < 0)
+                return -1;
+            if (o->pre.backoff_max < o->pre.backoff_min)
+                o->pre.backoff_max = o->pre.backoff_min;
+            break;
+        case PRE_MAX:
+            if (parse_count("--preload-max-daemonsets", optarg, 1000, &n) < 0)
+                return -1;
+            o->pre.max_daemonsets = (size_t)n;
+            break;
+        case PRE_PAUSE: o->pre.pause_image = optarg; break;
+        case PRE_PRIORITY: o->pre.priority_class = optarg; break;
+        case PRE_RESYNC:
+            if (parse_duration("--preload-resync", optarg, 0.1, &o->pre.resync) < 0)
+                return -1;
             break;
         case LEASE: o->lease_name = optarg; break;
         case IDENTITY: o->identity = optarg; break;
@@ -204,8 +275,9 @@ static char *default_identity(void)
 
 struct controller {
     sk_cache *workspaces, *pods;
-    sk_leader *leader; /* NULL without leader election */
+    sk_leader *leader;   /* NULL without leader election */
     sk_idle *idle;
+    sk_preload *preload; /* NULL with --preload=false */
     const char *lease_name;
 };
 
@@ -217,13 +289,16 @@ static int leading(const struct controller *c)
 static int ready(void *ud)
 {
     const struct controller *c = ud;
-    return sk_cache_synced(c->workspaces) && sk_cache_synced(c->pods);
+    return sk_cache_synced(c->workspaces) && sk_cache_synced(c->pods) &&
+           (!c->preload || sk_preload_synced(c->preload));
 }
 
 static void metrics(void *ud, sk_buf *out)
 {
     const struct controller *c = ud;
     sk_idle_metrics(c->idle, out);
+    if (c->preload)
+        sk_preload_metrics(c->preload, out);
     sk_buf_printf(out,
                   "# HELP leader_election_master_status Gauge of if the reporting system is master of the "
                   "relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to "
@@ -235,16 +310,22 @@ static void metrics(void *ud, sk_buf *out)
                   c->lease_name, leading(c), ready(ud));
     static const char *const names[] = {"workspaces", "pods"};
     const sk_cache *caches[] = {c->workspaces, c->pods};
-    sk_buf_puts(out, "# HELP spacekeeper_watch_restarts_total Watches lost to errors, by resource.\n"
-                     "# TYPE spacekeeper_watch_restarts_total counter\n");
-    for (int i = 0; i < 2; i++)
-        sk_buf_printf(out, "spacekeeper_watch_restarts_total{resource=\"%s\"} %lu\n", names[i],
+    sk_buf restarts = SK_BUF_INIT, relists = SK_BUF_INIT;
+    for (int i = 0; i < 2; i++) {
+        sk_buf_printf(&restarts, "spacekeeper_watch_restarts_total{resource=\"%s\"} %lu\n", names[i],
                       sk_cache_restarts(caches[i]));
-    sk_buf_puts(out, "# HELP spacekeeper_watch_relists_total Full LISTs after the first (410 Gone), by "
-                     "resource.\n# TYPE spacekeeper_watch_relists_total counter\n");
-    for (int i = 0; i < 2; i++)
-        sk_buf_printf(out, "spacekeeper_watch_relists_total{resource=\"%s\"} %lu\n", names[i],
+        sk_buf_printf(&relists, "spacekeeper_watch_relists_total{resource=\"%s\"} %lu\n", names[i],
                       sk_cache_relists(caches[i]));
+    }
+    if (c->preload)
+        sk_preload_watch_metrics(c->preload, &restarts, &relists);
+    sk_buf_printf(out, "# HELP spacekeeper_watch_restarts_total Watches lost to errors, by resource.\n"
+                       "# TYPE spacekeeper_watch_restarts_total counter\n%s"
+                       "# HELP spacekeeper_watch_relists_total Full LISTs after the first (410 Gone), by "
+                       "resource.\n# TYPE spacekeeper_watch_relists_total counter\n%s",
+                  restarts.data, relists.data);
+    sk_buf_free(&restarts);
+    sk_buf_free(&relists);
 }
 
 static sk_kube *connect_api(const char *kubeconfig, long timeout_ms, sk_err *err)
@@ -274,15 +355,17 @@ static int run(struct ctl_opts *o)
         goto out;
     }
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sk_cli_block_stop_signals(&stop);
 
     c.workspaces = sk_cache_start(kube, SK_WORKSPACES_PATH, &sk_idle_workspace_ops);
     c.pods = sk_cache_start(kube, SK_WORKSPACE_PODS_PATH, &sk_idle_pod_ops);
     c.idle = sk_idle_new(&o->idle, kube, c.workspaces, c.pods);
+    if (o->preload) {
+        o->pre.namespace = ns;
+        o->pre.extra_images = (const char *const *)o->preload_images;
+        o->pre.pull_secrets = (const char *const *)o->pull_secrets;
+        c.preload = sk_preload_new(&o->pre, kube);
+    }
     if (o->health_listen && *o->health_listen) {
         static const sk_health_ops ops = {ready, metrics};
         if (!(health = sk_health_start(o->health_listen, &ops, &c, &err))) {
@@ -301,20 +384,21 @@ static int run(struct ctl_opts *o)
     snprintf(interval, sizeof interval, "%gs", o->idle.interval);
     sk_log(SK_LOG_INFO, "controller started", "identity", identity, "namespace", ns, "health_port", hport,
            "idle_check_interval", interval, "leader_elect", o->leader_elect ? "true" : "false",
+           "preload", o->preload ? "true" : "false",
            "dry_run", o->idle.dry_run ? "true" : NULL, NULL);
-    for (;;) {
-        struct timespec zero = {0, 0};
-        int sig = sigtimedwait(&stop, NULL, &zero);
-        if (sig == SIGTERM || sig == SIGINT)
-            break;
-        sk_idle_step(c.idle, leading(&c), STEP_MS);
+    while (!sk_cli_stop_requested(&stop, 0)) {
+        int lead = leading(&c);
+        if (c.preload)
+            sk_preload_step(c.preload, lead);
+        sk_idle_step(c.idle, lead, STEP_MS);
     }
     sk_log(SK_LOG_INFO, "shutting down", NULL);
     status = 0;
 out:
-    sk_idle_free(c.idle);        /* stop acting first ... */
+    sk_health_free(health);      /* nothing reads what is freed below */
+    sk_idle_free(c.idle);        /* stop acting ... */
+    sk_preload_free(c.preload);
     sk_leader_stop(c.leader);    /* ... then hand the lease over */
-    sk_health_free(health);
     sk_cache_stop(c.workspaces);
     sk_cache_stop(c.pods);
     sk_kube_free(lease_kube);
@@ -332,10 +416,17 @@ int main(int argc, char **argv)
         .leader_elect = 1,
         .idle = {.interval = 60, .probe_timeout = 5, .concurrency = 32, .warn_every = 3600},
         .lease = {.lease_duration = 15, .renew_deadline = 10, .retry_period = 2},
+        .preload = 1,
+        .pre = {.pause_image = "spacekeeper:" SK_VERSION, .priority_class = "spacekeeper-preload",
+                .refresh = 24 * 3600, .backoff_min = 3600, .backoff_max = 24 * 3600, .max_daemonsets = 32,
+                .resync = 30},
     };
-    if (parse_args(argc, argv, &o) < 0) {
+    int status = 2;
+    if (parse_args(argc, argv, &o) < 0)
         fputs(USAGE, stderr);
-        return 2;
-    }
-    return run(&o);
+    else
+        status = run(&o);
+    sk_cli_free_list(o.preload_images);
+    sk_cli_free_list(o.pull_secrets);
+    return status;
 }

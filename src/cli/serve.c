@@ -139,8 +139,6 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     return 0;
 }
 
-/* Signals are taken synchronously by the main thread; the server's threads
- * never see them. */
 static int run(struct serve_opts *o)
 {
     sk_err err;
@@ -179,11 +177,7 @@ static int run(struct serve_opts *o)
         goto out;
     }
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    sk_cli_block_stop_signals(&stop);
 
     if (kube)
         watch = sk_template_sync_start(kube, store, 500);
@@ -205,13 +199,8 @@ static int run(struct serve_opts *o)
     sk_log(SK_LOG_INFO, "serving", "listen", o->server.listen, "port", port, "health_port",
            hport, "templates", count, "threads", o->server.threads ? threads : "auto", NULL);
 
-    for (;;) {
-        struct timespec second = {1, 0};
-        int sig = sigtimedwait(&stop, NULL, &second);
-        if (sig == SIGTERM || sig == SIGINT)
-            break;
+    while (!sk_cli_stop_requested(&stop, 1000))
         sk_server_tick(server);
-    }
     sk_log(SK_LOG_INFO, "shutting down: finishing in-flight requests", NULL);
     sk_server_drain(server, o->grace);
     status = 0;

@@ -184,28 +184,18 @@ static void reconcile(sk_idle *s)
 
 /* ---- events and the stop ---- */
 
-static json_t *involved(const sk_workspace *w)
-{
-    return json_pack("{s:s, s:s, s:{s:s, s:s, s:s?}}", "apiVersion", "workspace.jupyter.org/v1alpha1",
-                     "kind", "Workspace", "metadata", "namespace", w->ns, "name", w->name, "uid", w->uid);
-}
-
 static void emit(sk_idle *s, const sk_workspace *w, const char *type, const char *reason, const char *msg)
 {
-    json_t *obj = involved(w);
-    sk_err err;
-    long st = sk_kube_event(s->kube, obj, type, reason, msg, COMPONENT, &err);
-    if (st != 201 && st != 200)
-        sk_log(SK_LOG_WARN, "event not recorded", "workspace", w->name, "reason", err.msg, NULL);
-    json_decref(obj);
+    sk_kube_event_about(s->kube, "workspace.jupyter.org/v1alpha1", "Workspace", w->ns, w->name, w->uid, type,
+                        reason, msg, COMPONENT);
 }
 
 static void round_failed(sk_idle *s, struct ws *e, double now)
 {
     sk_log(SK_LOG_WARN, "idle probe failed; not stopping", "namespace", e->w->ns, "workspace",
            e->w->name, "result", RESULT_NAMES[e->failure], "reason", e->why, NULL);
-    if (now - e->warned_at < s->cfg.warn_every)
-        return;
+    if (!s->leading || now - e->warned_at < s->cfg.warn_every)
+        return; /* only the leader writes, Events included */
     e->warned_at = now;
     char msg[512];
     snprintf(msg, sizeof msg, "Idle probe failed (%s): %s. The workspace is not stopped while its "

@@ -9,6 +9,7 @@
 #include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/stopper.h"
 #include "spacekeeper/timeutil.h"
 
 struct sk_leader {
@@ -16,9 +17,7 @@ struct sk_leader {
     char *ns, *name, *identity, *path;
     double duration, deadline, retry;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stop;
+    sk_stopper stopper;
     int leading;           /* this thread's view */
     long long renewed_ms;  /* monotonic ms of the last renewal; atomic */
     char *observed;        /* the holder's record as last seen */
@@ -133,30 +132,12 @@ static void release(sk_leader *l)
     json_decref(lease);
 }
 
-static void pause_for(sk_leader *l, double seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + (long)((seconds - (long)seconds) * 1e9);
-    until.tv_sec += (time_t)seconds + ns / 1000000000L;
-    until.tv_nsec = ns % 1000000000L;
-    pthread_mutex_lock(&l->lock);
-    while (!l->stop && pthread_cond_timedwait(&l->wake, &l->lock, &until) == 0)
-        ;
-    pthread_mutex_unlock(&l->lock);
-}
-
-static int stopping(sk_leader *l)
-{
-    return __atomic_load_n(&l->stop, __ATOMIC_RELAXED);
-}
-
 static void *run(void *p)
 {
     sk_leader *l = p;
     sk_log(SK_LOG_INFO, "attempting to acquire the leader lease", "lease", l->name, "namespace", l->ns,
            "identity", l->identity, NULL);
-    while (!stopping(l)) {
+    while (!sk_stopper_stopped(&l->stopper)) {
         long long started = mono_ms();
         int held = try_acquire_or_renew(l);
         if (held) {
@@ -173,7 +154,7 @@ static void *run(void *p)
         }
         /* candidates jitter their tries as client-go does (x1.0 .. x1.2) */
         double wait = l->retry * (l->leading ? 1.0 : 1.0 + 0.2 * (double)rand() / RAND_MAX);
-        pause_for(l, wait);
+        sk_stopper_sleep(&l->stopper, wait);
     }
     if (sk_leader_is_leading(l))
         release(l);
@@ -196,8 +177,7 @@ sk_leader *sk_leader_start(sk_kube *k, const sk_leader_config *cfg)
     sk_buf path = SK_BUF_INIT;
     sk_buf_printf(&path, "/apis/coordination.k8s.io/v1/namespaces/%s/leases/%s", l->ns, l->name);
     l->path = sk_buf_steal(&path);
-    pthread_mutex_init(&l->lock, NULL);
-    pthread_cond_init(&l->wake, NULL);
+    sk_stopper_init(&l->stopper);
     if (pthread_create(&l->thread, NULL, run, l) != 0)
         abort();
     return l;
@@ -207,13 +187,9 @@ void sk_leader_stop(sk_leader *l)
 {
     if (!l)
         return;
-    pthread_mutex_lock(&l->lock);
-    __atomic_store_n(&l->stop, 1, __ATOMIC_RELAXED);
-    pthread_cond_broadcast(&l->wake);
-    pthread_mutex_unlock(&l->lock);
+    sk_stopper_stop(&l->stopper);
     pthread_join(l->thread, NULL);
-    pthread_mutex_destroy(&l->lock);
-    pthread_cond_destroy(&l->wake);
+    sk_stopper_destroy(&l->stopper);
     free(l->ns), free(l->name), free(l->identity), free(l->path), free(l->observed);
     free(l);
 }

@@ -12,6 +12,7 @@
 #include "spacekeeper/buf.h"
 #include "spacekeeper/docs.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/log.h"
 
 #define CONNECT_TIMEOUT_S 5L
 #define REQUEST_TIMEOUT_S 30L
@@ -342,6 +343,11 @@ long sk_kube_update(sk_kube *k, const char *path, const json_t *obj, json_t **ou
     return perform(k, "PUT", path, NULL, "application/json", obj, out, err);
 }
 
+long sk_kube_delete(sk_kube *k, const char *path, sk_err *err)
+{
+    return perform(k, "DELETE", path, NULL, NULL, NULL, NULL, err);
+}
+
 long sk_kube_patch(sk_kube *k, const char *path, sk_kube_patch_type type, const json_t *patch,
                    json_t **out, sk_err *err)
 {
@@ -385,6 +391,19 @@ long sk_kube_event(sk_kube *k, const json_t *involved, const char *type, const c
     sk_buf_free(&path);
     json_decref(ev);
     return st;
+}
+
+void sk_kube_event_about(sk_kube *k, const char *api_version, const char *kind, const char *ns,
+                         const char *name, const char *uid, const char *type, const char *reason,
+                         const char *message, const char *component)
+{
+    json_t *obj = json_pack("{s:s, s:s, s:{s:s, s:s, s:s?}}", "apiVersion", api_version, "kind", kind,
+                            "metadata", "namespace", ns, "name", name, "uid", uid);
+    sk_err err;
+    long st = sk_kube_event(k, obj, type, reason, message, component, &err);
+    if (st != 201 && st != 200)
+        sk_log(SK_LOG_WARN, "event not recorded", "kind", kind, "name", name, "reason", err.msg, NULL);
+    json_decref(obj);
 }
 
 /* ---- watch ---- */

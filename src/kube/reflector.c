@@ -9,6 +9,7 @@
 
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/stopper.h"
 
 #define WATCH_TIMEOUT_S 300
 #define BACKOFF_MIN_S 0.1
@@ -21,9 +22,7 @@ struct sk_reflector {
     sk_reflector_ops ops;
     void *ud;
     pthread_t thread;
-    pthread_mutex_t lock;
-    pthread_cond_t wake;
-    int stop;
+    sk_stopper stopper;
     int synced;
     int live;         /* the last LIST or watch event came through: the copy is current */
     unsigned long restarts, lists;
@@ -36,20 +35,6 @@ static void copy_rv(sk_reflector *r, const json_t *obj)
     const char *rv = sk_json_str(obj, "metadata", "resourceVersion", NULL);
     if (rv)
         snprintf(r->rv, sizeof r->rv, "%s", rv);
-}
-
-/* Sleeps up to `seconds`, or until stopped. */
-static void pause_for(sk_reflector *r, double seconds)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + (long)((seconds - (long)seconds) * 1e9);
-    until.tv_sec += (time_t)seconds + ns / 1000000000L;
-    until.tv_nsec = ns % 1000000000L;
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop && pthread_cond_timedwait(&r->wake, &r->lock, &until) == 0)
-        ;
-    pthread_mutex_unlock(&r->lock);
 }
 
 static double next_backoff(double b)
@@ -74,7 +59,8 @@ static int list_all(sk_reflector *r)
     json_t *items = NULL;
     sk_err err = {{0}};
     char rv[sizeof r->rv];
-    long st = sk_kube_list_all(r->kube, r->path, r->page_size, &r->stop, &items, rv, sizeof rv, &err);
+    long st = sk_kube_list_all(r->kube, r->path, r->page_size, &r->stopper.stop, &items, rv, sizeof rv,
+                               &err);
     if (st != 200) {
         if (st != 0) /* 0: stopped */
             sk_log(SK_LOG_WARN, "list failed; retrying", "path", r->path, "reason", err.msg, NULL);
@@ -122,11 +108,11 @@ static void *run(void *p)
     sk_reflector *r = p;
     double backoff = BACKOFF_MIN_S;
     int need_list = 1;
-    while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
+    while (!sk_stopper_stopped(&r->stopper)) {
         if (need_list) {
             __atomic_store_n(&r->live, 0, __ATOMIC_RELEASE);
             if (list_all(r) < 0) {
-                pause_for(r, backoff);
+                sk_stopper_sleep(&r->stopper, backoff);
                 backoff = next_backoff(backoff);
                 continue;
             }
@@ -135,8 +121,8 @@ static void *run(void *p)
         }
         sk_err err = {{0}};
         r->need_list = 0;
-        long st = sk_kube_watch(r->kube, r->path, r->rv, WATCH_TIMEOUT_S, on_event, r, &r->stop, &err);
-        if (__atomic_load_n(&r->stop, __ATOMIC_RELAXED))
+        long st = sk_kube_watch(r->kube, r->path, r->rv, WATCH_TIMEOUT_S, on_event, r, &r->stopper.stop, &err);
+        if (sk_stopper_stopped(&r->stopper))
             break;
         if (st == 410 || r->need_list) {
             need_list = 1; /* compacted: start over from a fresh LIST */
@@ -150,7 +136,7 @@ static void *run(void *p)
         __atomic_add_fetch(&r->restarts, 1, __ATOMIC_RELAXED);
         sk_log(SK_LOG_WARN, "watch lost; keeping the last known objects and retrying", "path",
                r->path, "reason", err.msg[0] ? err.msg : "stream ended", NULL);
-        pause_for(r, backoff);
+        sk_stopper_sleep(&r->stopper, backoff);
         backoff = next_backoff(backoff);
     }
     return NULL;
@@ -167,8 +153,7 @@ sk_reflector *sk_reflector_start(sk_kube *k, const char *path, unsigned page_siz
     r->page_size = page_size;
     r->ops = *ops;
     r->ud = ud;
-    pthread_mutex_init(&r->lock, NULL);
-    pthread_cond_init(&r->wake, NULL);
+    sk_stopper_init(&r->stopper);
     if (pthread_create(&r->thread, NULL, run, r) != 0)
         abort();
     return r;
@@ -178,13 +163,9 @@ void sk_reflector_stop(sk_reflector *r)
 {
     if (!r)
         return;
-    pthread_mutex_lock(&r->lock);
-    __atomic_store_n(&r->stop, 1, __ATOMIC_RELAXED);
-    pthread_cond_broadcast(&r->wake);
-    pthread_mutex_unlock(&r->lock);
+    sk_stopper_stop(&r->stopper);
     pthread_join(r->thread, NULL);
-    pthread_mutex_destroy(&r->lock);
-    pthread_cond_destroy(&r->wake);
+    sk_stopper_destroy(&r->stopper);
     free(r->path);
     free(r);
 }

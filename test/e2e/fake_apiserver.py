@@ -96,6 +96,7 @@ class FakeAPIServer:
         self.user = user         # who the token authenticates as, for 403 messages
         self.rules = None        # RBAC PolicyRules the user holds; None: everything
         self.expire_next_continue = False
+        self.extra_tokens = set()  # more accepted tokens; requests record which one
         self.client_ca = client_ca
         self.bookmark_seconds = bookmark_seconds
         self.cond = threading.Condition()
@@ -106,7 +107,7 @@ class FakeAPIServer:
         self.snapshots = {}      # continue-token id -> (rv, [objects])
         self.requests = []       # (method, path, query dict, authorized by)
         self.generation = 0      # bumped by stop(): open streams end
-        self.writes = []         # (method, resource, namespace, name) of every write
+        self.writes = []         # (method, resource, namespace, name, who, time received) of every write
         self.server = None
         self.port = 0
         self._start(0)
@@ -215,7 +216,7 @@ class FakeAPIServer:
                 and (reason is None or e.get("reason") == reason)]
 
     def write_count(self, resource, method=None):
-        return sum(1 for m, r, _, _ in self.writes if r == resource and (method is None or m == method))
+        return sum(1 for m, r, *_ in self.writes if r == resource and (method is None or m == method))
 
     def count(self, method, path_suffix, **query):
         return sum(1 for m, p, q, _ in self.requests
@@ -256,6 +257,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "")
         if auth == f"Bearer {self.api.token}":
             return "token"
+        if auth.startswith("Bearer ") and auth[7:] in self.api.extra_tokens:
+            return auth[7:]
         if self.api.client_ca and self.connection.getpeercert():
             return "client-certificate"
         return None
@@ -308,7 +311,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 return self.watch(resource, ns, query)
             return self.list(resource, ns, query)
         if method != "GET":
-            self.api.writes.append((method, resource, ns or "", name))
+            self.api.writes.append((method, resource, ns or "", name, who, time.time()))
         getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
 
     @staticmethod

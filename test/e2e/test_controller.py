@@ -10,14 +10,11 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
@@ -135,44 +132,17 @@ def pod(ws_name, ready_since=None, ip="127.0.0.1", phase="Running", ready=True, 
 
 # ---- the environment ----
 
-class Controller:
+class Controller(harness.Process):
     """A spacekeeper-controller process with its health port on loopback."""
 
     def __init__(self, kubeconfig, *args, interval="2s", elect=False, identity=None):
-        self.log = tempfile.NamedTemporaryFile(prefix="sk-ctl-", suffix=".log", delete=False)
         cmd = [CTRL, "--kubeconfig", kubeconfig, "--namespace", LEASE_NS, "--health-listen", "127.0.0.1:0",
                "--idle-check-interval", interval, "--idle-probe-timeout", "1s",
                f"--leader-elect={'true' if elect else 'false'}", *args]
         if identity:
             cmd += ["--identity", identity]
         self.identity = identity
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
-        self.final_log = None
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            m = re.search(r"controller started .*health_port=(\d+)", self.read_log())
-            if m:
-                self.health_port = int(m.group(1))
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError("controller exited: " + self.read_log())
-            time.sleep(0.05)
-        raise RuntimeError("controller did not start: " + self.read_log())
-
-    def read_log(self):
-        if self.final_log is not None:
-            return self.final_log
-        with open(self.log.name) as f:
-            return f.read()
-
-    def health(self, path):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError:
-            return 0, ""
+        super().__init__(cmd, r"controller started .*health_port=(?P<health_port>\d+)", "controller")
 
     def metric(self, family, **labels):
         status, text = self.health("/metrics")
@@ -183,19 +153,6 @@ class Controller:
 
     def leading(self):
         return self.metric("leader_election_master_status", name="spacekeeper-controller") == 1
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.final_log is None:
-            self.final_log = self.read_log()
-            os.unlink(self.log.name)
-        return self.proc.returncode
 
 
 class Env:
@@ -275,6 +232,8 @@ class IdleShutdownTest(unittest.TestCase):
         ctl = env.start()
         names = list(idle) + ["idle-jk"]
         wait_for("idle workspaces stopped", lambda: all(env.desired(n) == "Stopped" for n in names), 15)
+        # the Event follows each stop
+        wait_for("the Events", lambda: all(env.fake.events_for(n, "IdleShutdown") for n in names), 5)
         for n in names:
             events = env.fake.events_for(n, "IdleShutdown")
             self.assertEqual(len(events), 1, n)
@@ -310,7 +269,8 @@ class IdleShutdownTest(unittest.TestCase):
         wait_for("the first probe", lambda: "t" in first, 35)
         deadline = first["t"] + 8
         wait_for("the stop", lambda: env.desired("soon") == "Stopped", 20, step=0.02)
-        stopped = time.time()
+        # when the stop reached the API server
+        (stopped,) = [w[5] for w in env.fake.writes if w[:4] == ("PATCH", "workspaces", NS, "soon")]
         self.assertGreaterEqual(stopped, deadline - 0.2)
         self.assertLess(stopped - deadline, 3.0)
 
@@ -353,7 +313,8 @@ class IdleShutdownTest(unittest.TestCase):
         }
         for name, (route, ws_args, pod_args, _) in cases.items():
             env.add(name, route, pod_args=pod_args, timeout_minutes=1, **ws_args)
-        ctl = env.start()
+        # long enough for 64 KiB of the huge answer to arrive even on a loaded machine
+        ctl = env.start("--idle-probe-timeout", "2s")
         time.sleep(7)
         for name in cases:
             self.assertEqual(env.desired(name), "Running", name)
@@ -386,11 +347,12 @@ class IdleShutdownTest(unittest.TestCase):
         env.add("racy", route, timeout_minutes=1)
         ctl = env.start()
         wait_for("the refused stop", lambda: (ctl.metric("spacekeeper_idle_stop_conflicts_total") or 0) >= 1, 10)
-        time.sleep(5)  # more probes, now with the new timeout
+        # more probes, now decided with the new timeout
+        wait_for("probes after the conflict", lambda: env.ws.count("/racy/idle") >= 3, 15)
         ws = env.fake.get(NS, "racy", "workspaces")
         self.assertEqual(ws["spec"].get("desiredStatus"), "Running")
         self.assertEqual(ws["metadata"]["resourceVersion"], changed["rv"])
-        self.assertGreaterEqual(env.ws.count("/racy/idle"), 3)
+        self.assertEqual(ctl.metric("spacekeeper_idle_stop_conflicts_total"), 1)
         self.assertEqual(ctl.metric("spacekeeper_idle_shutdowns_total"), 0)
 
     def test_dry_run_patches_nothing(self):

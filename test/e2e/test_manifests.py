@@ -249,13 +249,25 @@ class ManifestsTest(unittest.TestCase):
             {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspaces"],
              "verbs": ["get", "list", "watch", "patch"]},
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspacetemplates"],
+             "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}])
+        # preloading: the pause image is the controller's own, the PriorityClass never pre-empts
+        self.assertIn(f"--preload-pause-image={c['image']}", c["args"])
+        (pc,) = by_kind(self.objs, "PriorityClass")
+        self.assertEqual(pc["metadata"]["name"], "spacekeeper-preload")
+        self.assertLess(pc["value"], 0)
+        self.assertEqual(pc["preemptionPolicy"], "Never")
+        self.assertFalse(pc["globalDefault"])
         sa = [{"kind": "ServiceAccount", "name": "spacekeeper-controller", "namespace": NS}]
         self.assertEqual(self.binding_for("ClusterRoleBinding", role)["subjects"], sa)
         (lease_role,) = by_kind(self.objs, "Role")
         self.assertEqual(lease_role["metadata"]["namespace"], NS)
-        self.assertEqual(lease_role["rules"], [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
-                                                "verbs": ["get", "create", "update"]}])
+        self.assertEqual(lease_role["rules"], [
+            {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["get", "create", "update"]},
+            {"apiGroups": ["apps"], "resources": ["daemonsets"],
+             "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"]}])
         self.assertEqual(self.binding_for("RoleBinding", lease_role)["subjects"], sa)
         self.assertEqual(self.binding_for("RoleBinding", lease_role)["metadata"]["namespace"], NS)
         # the identity the webhook lets stop OwnerOnly workspaces is this service account

@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
 import jsonpatch
 
@@ -45,35 +44,18 @@ def workspace(name="w", **spec):
             "metadata": {"name": name, "namespace": "team-a"}, "spec": spec}
 
 
-class Server:
+class Server(harness.Process):
     """A spacekeeper serve process on ephemeral loopback ports."""
 
     def __init__(self, certs, *args, listen="127.0.0.1:0", templates=TEMPLATES):
         self.certs = certs
-        self.final_log = None
-        self.log = tempfile.NamedTemporaryFile(prefix="sk-serve-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen(
+        super().__init__(
             [BIN, "serve", "--tls-cert", f"{certs}/tls.crt", "--tls-key", f"{certs}/tls.key",
              "--listen", listen, "--health-listen", "127.0.0.1:0",
              *(["--templates", templates] if templates else []), "--threads", "2", *args],
-            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            m = re.search(r"serving .* port=(\d+) health_port=(\d+)", self.read_log())
-            if m:
-                self.port, self.health_port = int(m.group(1)), int(m.group(2))
-                self.host = "::1" if listen.startswith("[") else "127.0.0.1"
-                return
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited: " + self.read_log())
-            time.sleep(0.05)
-        raise RuntimeError("server did not start: " + self.read_log())
-
-    def read_log(self):
-        if self.final_log is not None:
-            return self.final_log
-        with open(self.log.name) as f:
-            return f.read()
+            r"serving .* port=(?P<port>\d+) health_port=(?P<health_port>\d+)", "serve")
+        self.port = int(self.started.group("port"))
+        self.host = "::1" if listen.startswith("[") else "127.0.0.1"
 
     def context(self, client_cert=False):
         ctx = ssl.create_default_context(cafile=f"{self.certs}/ca.crt")
@@ -95,28 +77,6 @@ class Server:
         if own:
             conn.close()
         return resp.status, json.loads(payload) if payload else None
-
-    def health(self, path):
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}{path}", timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    def stop(self):
-        """SIGTERM, then the exit status (0 unless something, e.g. a leak
-        report under AddressSanitizer, went wrong)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.final_log is None:
-            self.final_log = self.read_log()
-            os.unlink(self.log.name)
-        return self.proc.returncode
 
 
 def make_certs(directory, *extra):

@@ -14,6 +14,7 @@ int main(void)
     srunner_add_suite(sr, kube_suite());
     srunner_add_suite(sr, arena_suite());
     srunner_add_suite(sr, workload_suite());
+    srunner_add_suite(sr, cells_suite());
     srunner_add_suite(sr, metadata_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

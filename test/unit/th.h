@@ -37,6 +37,7 @@ Suite *docs_suite(void);
 Suite *kube_suite(void);
 Suite *arena_suite(void);
 Suite *workload_suite(void);
+Suite *cells_suite(void);
 Suite *metadata_suite(void);
 
 #endif
