@@ -78,6 +78,29 @@ CLUSTER_WORKSPACES = [
 ]
 
 
+# strict with a shorter image list and a lower maxSize: what many_workspaces() breaks
+TIGHTENED = template("strict", "team-a", default=True, images=("img:1", "img:2"), max_size="60Gi")
+
+
+def many_workspaces(count):
+    """`count` workspaces for the paging test and `make bench`: three in four in
+    team-a, half of those naming strict and half inheriting it as team-a's
+    default; one in four on the shared default, spread over 100 namespaces.
+    Every 7th runs img:3 and every 11th has 80Gi. Returns them, the names of
+    strict's users, and the names of those TIGHTENED refuses."""
+    wss, users, broken = [], set(), set()
+    for i in range(count):
+        name, kind = f"w-{i:05d}", i % 4
+        ns = "team-a" if kind < 3 else f"team-{i % 100:02d}x"
+        wss.append(workspace(name, ns, ref=STRICT if kind < 2 else None, image="img:3" if i % 7 == 0 else "img:1",
+                             size="80Gi" if i % 11 == 0 else "20Gi"))
+        if kind < 3:
+            users.add(name)
+            if i % 7 == 0 or i % 11 == 0:
+                broken.add(name)
+    return wss, users, broken
+
+
 def run(*args, env=None, timeout=120):
     p = subprocess.run([BIN, *args], capture_output=True, text=True, env=env, timeout=timeout)
     return p.returncode, p.stdout, p.stderr
@@ -370,20 +393,11 @@ class PagingTest(unittest.TestCase):
         try:
             for t in CLUSTER_TEMPLATES:
                 env.fake.put(t)
-            # every 7th uses img:3, every 11th is 80Gi; a third use strict only as team-a's default
-            wss = []
-            for i in range(1200):
-                ns = ("team-a", "team-b", "team-c")[i % 3]
-                ref = None if ns == "team-a" and i % 2 else STRICT
-                wss.append(workspace(f"w-{i:04d}", ns, ref=ref, image="img:3" if i % 7 == 0 else "img:1",
-                                     size="80Gi" if i % 11 == 0 else "20Gi"))
+            wss, users, broken = many_workspaces(1200)
             env.fake.put_many(wss, "workspaces")
-            # strict users: everything in team-a, and team-b/team-c with a reference (all of them)
-            broken = {w["metadata"]["name"] for i, w in enumerate(wss) if i % 7 == 0 or i % 11 == 0}
             changed = os.path.join(env.dir, "changed.yaml")
             with open(changed, "w") as f:
-                yaml.safe_dump(template("strict", "team-a", default=True, images=("img:1", "img:2"),
-                                        max_size="60Gi"), f)
+                yaml.safe_dump(TIGHTENED, f)
             # a continue token that expires midway starts the LIST over, counting nothing twice
             env.fake.expire_next_continue = True
             p = subprocess.run([BIN, "check", "--kubeconfig", env.kubeconfig, "--cluster", "--impact", "-t", changed,
@@ -392,7 +406,7 @@ class PagingTest(unittest.TestCase):
             doc = json.loads(p.stdout)
             self.assertEqual({r["name"] for r in doc["results"]}, broken)
             self.assertEqual(doc["impact"]["workspaces"], 1200)
-            self.assertEqual(doc["impact"]["using"], 1200)
+            self.assertEqual(doc["impact"]["using"], len(users))
             self.assertEqual(doc["impact"]["denied"], len(broken))
             pages = env.fake.count("GET", "/workspaces", limit="500")
             # the first page, its expired continue, then a fresh LIST of three pages
