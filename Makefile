@@ -27,7 +27,7 @@ PROBE    := $(BUILD)/kube-probe
 
 # Debian packages: what each provides is probed by its header or program.
 DEB_PROBES := \
-	microhttpd.h:libmicrohttpd-dev gnutls/gnutls.h:libgnutls28-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
+	microhttpd.h:libmicrohttpd-dev gnutls/gnutls.h:libgnutls28-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev jsmn.h:libjsmn-dev \
 	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
@@ -131,7 +131,7 @@ bench:
 # FUZZ_RUNS=N instead runs N inputs from a fixed seed: reproducible, for CI.
 FUZZ_SECONDS ?= 30
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -seed=1,-max_total_time=$(FUZZ_SECONDS))
-FUZZ_TARGETS := yaml quantity review
+FUZZ_TARGETS := yaml quantity review json
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(FUZZ_PROBES)"
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1" \

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 
 #include "spacekeeper/json.h"
+#include "spacekeeper/json_decode.h"
 #include "spacekeeper/violation.h"
 
 /* Depth of a parsed value, stopping as soon as it passes `limit`. */
@@ -28,7 +29,7 @@ sk_review_status sk_review_parse(const char *body, size_t len, sk_review *out, s
 {
     memset(out, 0, sizeof *out);
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *root = sk_json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         sk_err_set(err, "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
         return SK_REVIEW_BAD_JSON;
