@@ -32,5 +32,6 @@ Suite *admission_suite(void);
 Suite *docs_suite(void);
 Suite *kube_suite(void);
 Suite *arena_suite(void);
+Suite *json_decode_suite(void);
 
 #endif
