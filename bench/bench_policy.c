@@ -183,11 +183,9 @@ static void decide(const sk_policy_config *cfg, const sk_store *s, const char *b
         fprintf(stderr, "bench workspace denied\n");
         abort();
     }
-    json_t *resp = sk_review_response(&r, &d, SK_RESPOND_PATCH | SK_RESPOND_VERDICT);
-    char *out = sk_json_dumps(resp, JSON_COMPACT);
+    char *out = sk_review_render(&r, &d, SK_RESPOND_PATCH | SK_RESPOND_VERDICT);
     sink += (int)strlen(out);
     free(out);
-    json_decref(resp);
     sk_decision_free(&d);
     sk_review_free(&r);
 }

@@ -15,6 +15,9 @@ typedef struct sk_buf {
 void sk_buf_append(sk_buf *b, const char *s, size_t n);
 void sk_buf_puts(sk_buf *b, const char *s);
 void sk_buf_printf(sk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Lengthens the buffer by n bytes, still NUL-terminated after them, and
+ * returns where they start for the caller to fill. */
+char *sk_buf_grow(sk_buf *b, size_t n);
 void sk_buf_reset(sk_buf *b);
 /* Hands the bytes to the caller (free() them); the buffer is left empty. */
 char *sk_buf_steal(sk_buf *b);

@@ -28,6 +28,15 @@ void sk_buf_append(sk_buf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
+char *sk_buf_grow(sk_buf *b, size_t n)
+{
+    reserve(b, n);
+    char *p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
+}
+
 void sk_buf_puts(sk_buf *b, const char *s)
 {
     sk_buf_append(b, s, strlen(s));

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spacekeeper/json.h"
+
 /* jsmn is header-only; this file is its one user. Strict mode keeps bare
  * words and primitives-as-keys out; parent links make closing a container
  * walk its parents instead of scanning back over every earlier token, which
@@ -97,34 +99,6 @@ static int hex4(const unsigned char *p, const unsigned char *end)
     return v;
 }
 
-/* Length of the well-formed UTF-8 sequence at p, or 0. jansson's rules:
- * no overlong forms, no surrogates, nothing above U+10FFFF. */
-static size_t utf8_length(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    uint32_t cp;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, cp = c & 0x07;
-    else
-        return 0;
-    if ((size_t)(end - p) < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = cp << 6 | (p[i] & 0x3F);
-    }
-    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (n == 3 && cp < 0x800) ||
-        (n == 4 && cp < 0x10000))
-        return 0;
-    return n;
-}
-
 static size_t utf8_encode(uint32_t cp, char *o)
 {
     if (cp < 0x80) {
@@ -175,7 +149,7 @@ static const char *string_text(struct dec *d, int which, const jsmntok_t *t, siz
         } else if (c < 0x20) {
             why = "control character in string";
         } else if (c >= 0x80) {
-            size_t k = utf8_length(q, end);
+            size_t k = sk_json_utf8_length(q, end);
             if (!k) {
                 why = "invalid UTF-8";
                 break;

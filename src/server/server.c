@@ -203,10 +203,10 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
                             rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0);
         log_decision(&r, &d, rq->hook);
     }
-    json_t *resp = sk_review_response(&r, reviewed ? &d : NULL,
-                                      rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
-    char *body = sk_json_dumps(resp, JSON_COMPACT);
-    json_decref(resp);
+    char *body = sk_review_render(&r, reviewed ? &d : NULL,
+                                  rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
+    if (!body)
+        sk_err_set(bad, "the response cannot be encoded as JSON");
     sk_decision_free(&d);
     sk_review_free(&r);
     return body;

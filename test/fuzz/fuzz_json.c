@@ -1,7 +1,8 @@
 /* The fast JSON decoder against jansson's json_loadb on the same bytes, with
  * the server's flags (duplicates refused) and without (last key wins):
  *  - what sk_json_decode accepts, json_loadb accepts, as the same value
- *    (same compact text: types, key order, numbers);
+ *    (types, key order, numbers), and sk_json_write writes it as jansson
+ *    dumps it;
  *  - what it refuses as invalid, json_loadb refuses; too deep means deeper
  *    than its limit or refused; unsupported only for input with a NUL;
  *  - sk_json_loadb gives json_loadb's verdict, value and error exactly.
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "spacekeeper/arena.h"
+#include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/json_decode.h"
 
@@ -34,12 +36,22 @@ static size_t depth(const json_t *v)
     return deepest + 1;
 }
 
-static int same(const json_t *a, const json_t *b)
+static int append_chunk(const char *data, size_t size, void *ud)
 {
-    char *x = sk_json_dumps(a, JSON_COMPACT), *y = sk_json_dumps(b, JSON_COMPACT);
-    int eq = x && y && strcmp(x, y) == 0 && json_equal(a, b);
-    free(x);
-    free(y);
+    sk_buf_append(ud, data, size);
+    return 0;
+}
+
+/* Same value, and the same compact text: sk_json_dumps of ours (our writer)
+ * against jansson's own dump of its own. */
+static int same(const json_t *ours, const json_t *theirs)
+{
+    sk_buf want = SK_BUF_INIT;
+    char *got = sk_json_dumps(ours, JSON_COMPACT);
+    int eq = json_dump_callback(theirs, append_chunk, &want, JSON_COMPACT) == 0 && got &&
+             strcmp(got, want.data ? want.data : "") == 0 && json_equal(ours, theirs);
+    free(got);
+    sk_buf_free(&want);
     return eq;
 }
 

@@ -13,6 +13,7 @@ int main(void)
     srunner_add_suite(sr, admission_suite());
     srunner_add_suite(sr, kube_suite());
     srunner_add_suite(sr, arena_suite());
+    srunner_add_suite(sr, json_suite());
     srunner_add_suite(sr, json_decode_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -32,6 +32,7 @@ Suite *admission_suite(void);
 Suite *docs_suite(void);
 Suite *kube_suite(void);
 Suite *arena_suite(void);
+Suite *json_suite(void);
 Suite *json_decode_suite(void);
 
 #endif
