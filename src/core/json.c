@@ -93,7 +93,8 @@ int sk_json_write_string(sk_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
-    sk_buf_append(b, "\"", 1);
+    sk_buf_reserve(b, n + 2); /* escapes aside, the whole string */
+    sk_buf_putc(b, '"');
     while (p < end) {
         unsigned c = *p;
         if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
@@ -128,7 +129,7 @@ int sk_json_write_string(sk_buf *b, const char *s, size_t n)
         run = ++p;
     }
     sk_buf_append(b, (const char *)run, (size_t)(p - run));
-    sk_buf_append(b, "\"", 1);
+    sk_buf_putc(b, '"');
     return 0;
 }
 
@@ -176,32 +177,31 @@ int sk_json_write(sk_buf *b, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
-        const char *k;
-        size_t klen;
-        json_t *c;
         char sep = '{';
-        json_object_keylen_foreach((json_t *)v, k, klen, c) {
-            sk_buf_append(b, &sep, 1);
+        for (void *it = json_object_iter((json_t *)v); it; it = json_object_iter_next((json_t *)v, it)) {
+            sk_buf_putc(b, sep);
             sep = ',';
-            if (sk_json_write_string(b, k, klen) < 0)
+            if (sk_json_write_string(b, json_object_iter_key(it), json_object_iter_key_len(it)) < 0)
                 return -1;
-            sk_buf_append(b, ":", 1);
-            if (sk_json_write(b, c) < 0)
+            sk_buf_putc(b, ':');
+            if (sk_json_write(b, json_object_iter_value(it)) < 0)
                 return -1;
         }
-        sk_buf_append(b, sep == '{' ? "{}" : "}", sep == '{' ? 2 : 1);
+        if (sep == '{')
+            sk_buf_putc(b, '{');
+        sk_buf_putc(b, '}');
         return 0;
     }
     case JSON_ARRAY: {
         size_t n = json_array_size(v);
-        sk_buf_append(b, "[", 1);
+        sk_buf_putc(b, '[');
         for (size_t i = 0; i < n; i++) {
             if (i)
-                sk_buf_append(b, ",", 1);
+                sk_buf_putc(b, ',');
             if (sk_json_write(b, json_array_get(v, i)) < 0)
                 return -1;
         }
-        sk_buf_append(b, "]", 1);
+        sk_buf_putc(b, ']');
         return 0;
     }
     case JSON_STRING:

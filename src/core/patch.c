@@ -18,7 +18,10 @@ void sk_pointer_append(sk_buf *ptr, const char *token)
 
 static void record(json_t *ops, const char *op, const sk_buf *ptr, json_t *value)
 {
-    json_t *o = json_pack("{s:s, s:s}", "op", op, "path", ptr->data);
+    /* built directly: json_pack's format parsing was most of a patch's cost */
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "op", json_string_nocheck(op));
+    json_object_set_new_nocheck(o, "path", json_stringn(ptr->data, ptr->len));
     /* A snapshot: later operations change the document, not this record. */
     if (value)
         json_object_set_new(o, "value", json_deep_copy(value));
