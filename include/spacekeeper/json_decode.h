@@ -1,9 +1,9 @@
 /* A fast JSON decoder that builds jansson values.
  *
  * jansson's lexer reads a byte at a time through a callback and was most of
- * the server's CPU. This decoder tokenizes with jsmn, validates everything
- * jsmn lets through (separators, number grammar, escapes, control
- * characters, UTF-8) and builds the same jansson values json_loadb would,
+ * the server's CPU. This decoder makes one pass over the bytes, checking
+ * everything json_loadb checks (grammar, number forms, escapes, control
+ * characters, UTF-8), and builds the same jansson values json_loadb would,
  * with jansson's allocator: inside a request arena they land in the arena.
  * Nesting is walked with a fixed stack, never recursively. */
 #ifndef SPACEKEEPER_JSON_DECODE_H

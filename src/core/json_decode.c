@@ -9,27 +9,14 @@
 
 #include "spacekeeper/json.h"
 
-/* jsmn is header-only; this file is its one user. Strict mode keeps bare
- * words and primitives-as-keys out; parent links make closing a container
- * walk its parents instead of scanning back over every earlier token, which
- * is quadratic on a wide object. */
-#define JSMN_STATIC
-#define JSMN_STRICT
-#define JSMN_PARENT_LINKS
-#include <jsmn.h>
-
 _Static_assert(sizeof(json_int_t) == sizeof(long long), "json_int_t is long long");
 
-/* What jsmn checks: brackets match, strings end, escapes are known letters
- * and \u has four hex digits. What it does not, and the walk below does:
- * commas and colons (jsmn accepts [1 2], {"a"}, [1,], {}{}), the grammar of
- * numbers and literals (it takes any printable run: 1.2.3, tru, -), control
- * characters and UTF-8 in strings, \u surrogates and \u0000, and trailing
- * bytes (it stops at a NUL as if the input ended there). */
+/* One pass over the bytes, with the grammar's own states: every byte is
+ * looked at by exactly one check (structure, string, number or literal), so
+ * acceptance is decided here and not by a tokenizer's looser rules. */
 struct dec {
     const unsigned char *s;
     size_t len, pos;
-    const jsmntok_t *tok, *tok_end;
     size_t flags;
     json_malloc_t alloc; /* jansson's allocator: the request arena when active */
     json_free_t release;
@@ -55,16 +42,6 @@ static void skip_ws(struct dec *d)
             break;
         d->pos++;
     }
-}
-
-/* The next token, which must be of this type and start at this byte. */
-static const jsmntok_t *take(struct dec *d, jsmntype_t type, size_t start)
-{
-    if (d->tok == d->tok_end || d->tok->type != type || (size_t)d->tok->start != start) {
-        fail(d, SK_JSON_DECODE_INVALID, "unexpected token");
-        return NULL;
-    }
-    return d->tok++;
 }
 
 static char *scratch(struct dec *d, int which, size_t need)
@@ -123,18 +100,48 @@ static size_t utf8_encode(uint32_t cp, char *o)
     return 4;
 }
 
-/* The text of a string token as jansson would store it. Plain ASCII, the
- * usual case, is returned in place; anything else is checked and unescaped
- * into scratch (never longer than the source: \uXXXX is 6 bytes for at most
- * 3, a surrogate pair 12 for 4). */
-static const char *string_text(struct dec *d, int which, const jsmntok_t *t, size_t *n)
+/* Bytes that need no second look in a string: printable ASCII other than
+ * the quote and the backslash. Eight at a time while none of a word's bytes
+ * is below 0x20, at or above 0x80, '"' or '\\' (the usual zero-byte tests:
+ * they can flag a byte wrongly only after a right one), then one by one. */
+static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
 {
-    const unsigned char *p = d->s + t->start, *end = d->s + t->end, *q = p;
-    while (q < end && *q >= 0x20 && *q < 0x80 && *q != '\\')
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    while (end - q >= 8) {
+        uint64_t x, quote, slash;
+        memcpy(&x, q, 8);
+        quote = x ^ (ones * '"');
+        slash = x ^ (ones * '\\');
+        uint64_t special = ((x - ones * 0x20) & ~x) | x | ((quote - ones) & ~quote) |
+                           ((slash - ones) & ~slash);
+        if (special & high)
+            break;
+        q += 8;
+    }
+    while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
         q++;
-    if (q == end) {
-        *n = (size_t)(end - p);
+    return q;
+}
+
+/* At a string's opening quote: its text as jansson would store it, and
+ * d->pos past the closing quote. Plain ASCII, the usual case, is returned
+ * in place; anything else is checked and unescaped into scratch (never
+ * longer than the source: \uXXXX is 6 bytes for at most 3, a surrogate
+ * pair 12 for 4). */
+static const char *string_text(struct dec *d, int which, size_t *n)
+{
+    const unsigned char *p = d->s + d->pos + 1, *q = skip_plain(p, d->s + d->len), *end = q;
+    if (q < d->s + d->len && *q == '"') {
+        *n = (size_t)(q - p);
+        d->pos = (size_t)(q + 1 - d->s);
         return (const char *)p;
+    }
+    /* find the closing quote (an escape's next byte is never it), then decode */
+    while (end < d->s + d->len && *end != '"')
+        end += *end == '\\' ? 2 : 1;
+    if (end >= d->s + d->len) {
+        d->pos = d->len;
+        return fail(d, SK_JSON_DECODE_INVALID, "premature end of input"), NULL;
     }
     char *out = scratch(d, which, (size_t)(end - p));
     if (!out)
@@ -192,6 +199,7 @@ static const char *string_text(struct dec *d, int which, const jsmntok_t *t, siz
         return fail(d, SK_JSON_DECODE_INVALID, why), NULL;
     }
     *n = (size_t)(o - out);
+    d->pos = (size_t)(end + 1 - d->s);
     return out;
 }
 
@@ -265,10 +273,19 @@ bad:
     return fail(d, SK_JSON_DECODE_INVALID, "invalid number"), NULL;
 }
 
-static json_t *primitive(struct dec *d, const jsmntok_t *t)
+/* A number or literal runs to the next delimiter; what it holds is then
+ * checked whole (so "1x", "tru" or "1:" are refused, not split). */
+static json_t *primitive(struct dec *d)
 {
-    const char *p = (const char *)d->s + t->start;
-    size_t n = (size_t)(t->end - t->start);
+    size_t start = d->pos;
+    while (d->pos < d->len) {
+        unsigned char c = d->s[d->pos];
+        if (c == ',' || c == ']' || c == '}' || c == ' ' || c == '\n' || c == '\r' || c == '\t')
+            break;
+        d->pos++;
+    }
+    const char *p = (const char *)d->s + start;
+    size_t n = d->pos - start;
     switch (*p) {
     case 't':
         if (n == 4 && memcmp(p, "true", 4) == 0)
@@ -293,10 +310,8 @@ static int member_key(struct dec *d, const char **key, size_t *klen)
 {
     if (d->pos >= d->len || d->s[d->pos] != '"')
         return fail(d, SK_JSON_DECODE_INVALID, "string or '}' expected");
-    const jsmntok_t *t = take(d, JSMN_STRING, d->pos + 1);
-    if (!t || !(*key = string_text(d, KEY, t, klen)))
+    if (!(*key = string_text(d, KEY, klen)))
         return -1;
-    d->pos = (size_t)t->end + 1;
     skip_ws(d);
     if (d->pos >= d->len || d->s[d->pos] != ':')
         return fail(d, SK_JSON_DECODE_INVALID, "':' expected");
@@ -325,8 +340,7 @@ static int attach(struct dec *d, const struct frame *f, const char *key, size_t 
     return 0;
 }
 
-/* Walks the tokens in document order with the grammar's own states, checking
- * every byte between tokens. */
+/* The grammar's states, walked with a fixed stack of open containers. */
 static json_t *build(struct dec *d)
 {
     struct frame stack[SK_JSON_DECODE_MAX_DEPTH];
@@ -350,8 +364,6 @@ static json_t *build(struct dec *d)
         json_t *v;
         if (c == '{' || c == '[') {
             int is_object = c == '{';
-            if (!take(d, is_object ? JSMN_OBJECT : JSMN_ARRAY, d->pos))
-                goto error;
             if (depth == SK_JSON_DECODE_MAX_DEPTH) {
                 fail(d, SK_JSON_DECODE_TOO_DEEP, "nested too deep");
                 goto error;
@@ -378,18 +390,13 @@ static json_t *build(struct dec *d)
             }
         } else {
             if (c == '"') {
-                const jsmntok_t *t = take(d, JSMN_STRING, d->pos + 1);
                 size_t n;
-                const char *text = t ? string_text(d, VALUE, t, &n) : NULL;
+                const char *text = string_text(d, VALUE, &n);
                 if (!text)
                     goto error;
                 v = json_stringn_nocheck(text, n);
-                d->pos = (size_t)t->end + 1;
-            } else {
-                const jsmntok_t *t = take(d, JSMN_PRIMITIVE, d->pos);
-                if (!t || !(v = primitive(d, t)))
-                    goto error;
-                d->pos = (size_t)t->end;
+            } else if (!(v = primitive(d))) {
+                goto error;
             }
             if (!v) {
                 fail(d, SK_JSON_DECODE_UNSUPPORTED, "out of memory");
@@ -402,7 +409,7 @@ static json_t *build(struct dec *d)
         for (;;) {
             skip_ws(d);
             if (depth == 0) {
-                if (d->pos != d->len || d->tok != d->tok_end) {
+                if (d->pos != d->len) {
                     fail(d, SK_JSON_DECODE_INVALID, "end of file expected");
                     goto error;
                 }
@@ -431,38 +438,6 @@ error:
     return NULL;
 }
 
-/* jsmn needs its token array up front; a guess that fits most documents,
- * doubled when jsmn asks for more (it resumes where it stopped). Every token
- * starts at its own byte, so len + 1 always suffices. */
-static jsmntok_t *tokenize(struct dec *d, size_t *count)
-{
-    size_t cap = d->len / 8 + 16;
-    jsmntok_t *tok = d->alloc(cap * sizeof *tok);
-    jsmn_parser p;
-    jsmn_init(&p);
-    int r;
-    while (tok && (r = jsmn_parse(&p, (const char *)d->s, d->len, tok, (unsigned)cap)) == JSMN_ERROR_NOMEM) {
-        size_t bigger = cap * 2 > d->len + 1 ? d->len + 1 : cap * 2;
-        jsmntok_t *more = bigger > cap ? d->alloc(bigger * sizeof *tok) : NULL;
-        if (more)
-            memcpy(more, tok, p.toknext * sizeof *tok);
-        d->release(tok);
-        tok = more, cap = bigger;
-    }
-    if (!tok) {
-        fail(d, SK_JSON_DECODE_UNSUPPORTED, "out of memory");
-        return NULL;
-    }
-    if (r < 0) {
-        d->pos = p.pos;
-        fail(d, SK_JSON_DECODE_INVALID, r == JSMN_ERROR_PART ? "premature end of input" : "invalid JSON");
-        d->release(tok);
-        return NULL;
-    }
-    *count = p.toknext;
-    return tok;
-}
-
 json_t *sk_json_decode(const char *buf, size_t len, size_t flags, sk_json_decode_error *err)
 {
     sk_json_decode_error ignored;
@@ -474,20 +449,11 @@ json_t *sk_json_decode(const char *buf, size_t len, size_t flags, sk_json_decode
         return NULL;
     }
     json_get_alloc_funcs(&d.alloc, &d.release);
-    size_t count;
-    jsmntok_t *tok = tokenize(&d, &count);
-    json_t *root = NULL;
-    if (tok) {
-        d.tok = tok;
-        d.tok_end = tok + count;
-        d.pos = 0;
-        root = build(&d);
-        d.release(tok);
-    }
+    json_t *root = build(&d);
     d.release(d.scratch[KEY]);
     d.release(d.scratch[VALUE]);
-    /* jsmn stops at a NUL byte, and jansson's lexer drops a NUL right after a
-     * number or literal ("[1\0]" loads): input with NULs is jansson's to judge. */
+    /* jansson's lexer drops a NUL right after a number or literal ("[1\0]"
+     * loads): input with NULs is jansson's to judge. */
     if (!root && d.err->code == SK_JSON_DECODE_INVALID && memchr(buf, '\0', len))
         d.err->code = SK_JSON_DECODE_UNSUPPORTED;
     return root;
