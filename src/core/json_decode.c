@@ -11,9 +11,9 @@
 
 _Static_assert(sizeof(json_int_t) == sizeof(long long), "json_int_t is long long");
 
-/* One pass over the bytes, with the grammar's own states: every byte is
- * looked at by exactly one check (structure, string, number or literal), so
- * acceptance is decided here and not by a tokenizer's looser rules. */
+/* One pass over the bytes with the grammar's own states: structure, strings,
+ * numbers and literals are each checked where they stand (a string with an
+ * escape is read twice, to find its end and to decode it). */
 struct dec {
     const unsigned char *s;
     size_t len, pos;
@@ -444,8 +444,8 @@ json_t *sk_json_decode(const char *buf, size_t len, size_t flags, sk_json_decode
     struct dec d = {.s = (const unsigned char *)buf, .len = len, .flags = flags,
                     .err = err ? err : &ignored};
     *d.err = (sk_json_decode_error){SK_JSON_DECODE_OK, 0, NULL};
-    if ((flags & ~(size_t)JSON_REJECT_DUPLICATES) || len > INT_MAX || !buf) {
-        fail(&d, SK_JSON_DECODE_UNSUPPORTED, "flags or size left to jansson");
+    if ((flags & ~(size_t)JSON_REJECT_DUPLICATES) || !buf) {
+        fail(&d, SK_JSON_DECODE_UNSUPPORTED, "flags left to jansson");
         return NULL;
     }
     json_get_alloc_funcs(&d.alloc, &d.release);

@@ -27,53 +27,54 @@ static ssize_t send_iov(int fd, const struct iovec *iov, int n)
     return sendmsg(fd, &m, MSG_NOSIGNAL);
 }
 
+/* The held bytes by themselves: 0 once all are out, else -1 (errno). */
+static int send_held(int fd)
+{
+    ssize_t sent = send(fd, slot.held, slot.len, MSG_NOSIGNAL);
+    if (sent < 0)
+        return -1;
+    memmove(slot.held, slot.held + sent, slot.len - (size_t)sent);
+    slot.len -= (size_t)sent;
+    if (slot.len) {
+        errno = EAGAIN;
+        return -1;
+    }
+    return 0;
+}
+
+/* GnuTLS's writer for sockets armed at least once. A -1 with EAGAIN makes
+ * GnuTLS offer the same record again later, as with its own writer. */
 static ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int n)
 {
     int fd = (int)(intptr_t)ptr;
     if (fd != slot.fd)
         return send_iov(fd, (const struct iovec *)iov, n);
-    if (n >= MAX_IOV) { /* never from GnuTLS's record layer; then unheld */
-        slot.armed = 0;
-        if (slot.len) {
-            errno = EAGAIN; /* first the held bytes, by themselves */
-            ssize_t sent = send(fd, slot.held, slot.len, MSG_NOSIGNAL);
-            if (sent <= 0)
-                return -1;
-            memmove(slot.held, slot.held + sent, slot.len - (size_t)sent);
-            if ((slot.len -= (size_t)sent) > 0) {
-                errno = EAGAIN;
-                return -1;
-            }
-        }
-        slot.fd = -1;
-        return send_iov(fd, (const struct iovec *)iov, n);
-    }
     size_t total = 0;
     for (int i = 0; i < n; i++)
         total += iov[i].iov_len;
     if (slot.armed) {
         slot.armed = 0;
-        if (slot.len + total > HOLD_MAX) {
-            slot.fd = -1;
-            return send_iov(fd, (const struct iovec *)iov, n);
+        if (slot.len + total <= HOLD_MAX) {
+            for (int i = 0; i < n; i++) {
+                memcpy(slot.held + slot.len, iov[i].iov_base, iov[i].iov_len);
+                slot.len += iov[i].iov_len;
+            }
+            return (ssize_t)total;
         }
-        for (int i = 0; i < n; i++) {
-            memcpy(slot.held + slot.len, iov[i].iov_base, iov[i].iov_len);
-            slot.len += iov[i].iov_len;
-        }
-        return (ssize_t)total;
     }
-    if (!slot.len) {
+    if (!slot.len || n + 1 > MAX_IOV) { /* nothing held, or (never from GnuTLS) too many pieces */
+        if (slot.len && send_held(fd) < 0)
+            return -1;
         slot.fd = -1;
         return send_iov(fd, (const struct iovec *)iov, n);
     }
-    /* the held record, then this one */
+    /* the held record and this one in one sendmsg */
     struct iovec all[MAX_IOV];
     all[0] = (struct iovec){slot.held, slot.len};
     memcpy(all + 1, iov, (size_t)n * sizeof *all);
     ssize_t sent = send_iov(fd, all, n + 1);
     if (sent < 0)
-        return -1; /* errno says; GnuTLS will offer this record again */
+        return -1;
     if ((size_t)sent < slot.len) {
         memmove(slot.held, slot.held + sent, slot.len - (size_t)sent);
         slot.len -= (size_t)sent;
