@@ -101,23 +101,26 @@ static size_t utf8_encode(uint32_t cp, char *o)
 }
 
 /* Bytes that need no second look in a string: printable ASCII other than
- * the quote and the backslash. Eight at a time while none of a word's bytes
- * is below 0x20, at or above 0x80, '"' or '\\' (the usual zero-byte tests:
- * they can flag a byte wrongly only after a right one), then one by one. */
+ * the quote and the backslash. Eight at a time, as a word: the usual
+ * zero-byte tests flag bytes below 0x20, equal to '"' or '\\' (a borrow can
+ * flag a byte wrongly, but only one after a right one) and the top bit
+ * flags 0x80 and up, so the lowest flag is the first byte that stops us. */
 static const unsigned char *skip_plain(const unsigned char *q, const unsigned char *end)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
     while (end - q >= 8) {
         uint64_t x, quote, slash;
         memcpy(&x, q, 8);
         quote = x ^ (ones * '"');
         slash = x ^ (ones * '\\');
-        uint64_t special = ((x - ones * 0x20) & ~x) | x | ((quote - ones) & ~quote) |
-                           ((slash - ones) & ~slash);
-        if (special & high)
-            break;
+        uint64_t stop = (((x - ones * 0x20) & ~x) | x | ((quote - ones) & ~quote) |
+                         ((slash - ones) & ~slash)) & high;
+        if (stop)
+            return q + (__builtin_ctzll(stop) >> 3);
         q += 8;
     }
+#endif
     while (q < end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
         q++;
     return q;
