@@ -3,9 +3,11 @@
  * A decision here is what the webhook does per request: parse the
  * AdmissionReview body, run the engine, encode the response. The reference,
  * measured in the same run on the same body, is the JSON work alone (parse
- * and re-encode with jansson), the floor any JSON webhook pays. Scaling rows
- * vary the template's allowed images and the number of templates in the
- * store; flat figures mean lookups are hashed, not scanned. */
+ * and re-encode with jansson), what a webhook on plain jansson pays. The
+ * decode rows time sk_json_decode against json_loadb on the same bodies:
+ * this review, one as kubectl apply sends it, and one of about 1 MiB.
+ * Scaling rows vary the template's allowed images and the number of
+ * templates in the store; flat figures mean lookups are hashed, not scanned. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
