@@ -20,9 +20,9 @@ const char *sk_json_str(const json_t *root, ...);
 char *sk_json_dumps(const json_t *v, size_t flags);
 
 /* Appends v as compact JSON, byte for byte what json_dumps(v, JSON_COMPACT |
- * JSON_ENCODE_ANY) writes, without a vfprintf per number or a callback per
- * token. Fails (-1, b partly written) where jansson fails: a string that is
- * not UTF-8. */
+ * JSON_ENCODE_ANY) writes, without a callback per token or printf for
+ * integers (reals, rare here, keep jansson's %.17g). Fails (-1, b partly
+ * written) where jansson fails: a string that is not UTF-8. */
 int sk_json_write(sk_buf *b, const json_t *v);
 /* Appends n bytes of UTF-8 as a quoted JSON string, escaped as jansson does. */
 int sk_json_write_string(sk_buf *b, const char *s, size_t n);
