@@ -172,7 +172,7 @@ bench:
 # FUZZ_RUNS=N instead runs N inputs from a fixed seed: reproducible, for CI.
 FUZZ_SECONDS ?= 30
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -seed=1,-max_total_time=$(FUZZ_SECONDS))
-FUZZ_TARGETS := yaml quantity review
+FUZZ_TARGETS := yaml quantity review json
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(FUZZ_PROBES)"
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1" \

@@ -13,6 +13,7 @@
 #include "spacekeeper/docs.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/json_decode.h"
 
 #define CONNECT_TIMEOUT_S 5L
 #define REQUEST_TIMEOUT_S 30L
@@ -233,7 +234,7 @@ static long perform(sk_kube *k, const char *method, const char *path, const char
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
         curl_slist_free_all(headers);
-        json_t *parsed = status > 0 && resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+        json_t *parsed = status > 0 && resp.len ? sk_json_loadb(resp.data, resp.len, 0, NULL) : NULL;
         if (status >= 400)
             status_error(status, parsed, resp.data, err);
         sk_buf_free(&resp);
@@ -434,7 +435,7 @@ static size_t on_stream(char *data, size_t size, size_t n, void *p)
             sk_buf_append(&w->line, data + i, 1);
             continue;
         }
-        json_t *ev = w->line.len ? json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
+        json_t *ev = w->line.len ? sk_json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
         sk_buf_reset(&w->line);
         const char *type = sk_json_str(ev, "type", NULL);
         json_t *obj = json_object_get(ev, "object");
@@ -491,7 +492,7 @@ long sk_kube_watch(sk_kube *k, const char *path, const char *resource_version,
         if (status == 200 || status == 0)
             status = -1;
     } else if (status >= 400) {
-        json_t *body = json_loadb(w.error_body.data ? w.error_body.data : "", w.error_body.len, 0, NULL);
+        json_t *body = sk_json_loadb(w.error_body.data ? w.error_body.data : "", w.error_body.len, 0, NULL);
         status_error(status, body, w.error_body.data, err);
         json_decref(body);
     }

@@ -39,5 +39,7 @@ Suite *arena_suite(void);
 Suite *workload_suite(void);
 Suite *cells_suite(void);
 Suite *metadata_suite(void);
+Suite *json_suite(void);
+Suite *json_decode_suite(void);
 
 #endif
