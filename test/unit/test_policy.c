@@ -6,6 +6,9 @@
 
 #include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/buf.h"
+#include "spacekeeper/json.h"
+#include "spacekeeper/violation.h"
 #include "th.h"
 
 static sk_store *store;
@@ -74,6 +77,28 @@ static void assert_json(const json_t *got, const char *want_json)
 }
 
 /* ---- defaults: every row ---- */
+
+/* A long message of multi-byte characters is kept whole: a cut in the
+ * middle of a character would be invalid UTF-8 and lose the denial. */
+START_TEST(test_long_violation_messages_are_kept)
+{
+    sk_buf image = SK_BUF_INIT;
+    for (int i = 0; i < 700; i++)
+        sk_buf_puts(&image, "\xc3\xa9"); /* é */
+    json_t *violations = json_array();
+    sk_violation_add(violations, "spec.image", "spec.image \"%s\" is not allowed", image.data);
+    ck_assert_uint_eq(json_array_size(violations), 1);
+    const char *msg = sk_json_str(json_array_get(violations, 0), "message", NULL);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_uint_gt(strlen(msg), 1400);
+    /* and a message that is not UTF-8 still records the denial */
+    sk_violation_add(violations, "spec.image", "bad \xff byte");
+    ck_assert_uint_eq(json_array_size(violations), 2);
+    ck_assert_str_eq(sk_json_str(json_array_get(violations, 1), "field", NULL), "spec.image");
+    json_decref(violations);
+    sk_buf_free(&image);
+}
+END_TEST
 
 START_TEST(test_defaults_fill_every_row)
 {
@@ -1179,6 +1204,7 @@ Suite *policy_suite(void)
     Suite *s = suite_create("policy");
     TCase *tc = tcase_create("workspace");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_long_violation_messages_are_kept);
     tcase_add_test(tc, test_defaults_fill_every_row);
     tcase_add_test(tc, test_defaults_never_override);
     tcase_add_test(tc, test_defaults_never_contradict_the_user);
