@@ -11,6 +11,10 @@ CFLAGS   += $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check 2>/dev/null)
 PYTHON   := /usr/bin/python3
+# make install [PREFIX=/usr/local] [DESTDIR=staging/]
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+INSTALL  ?= install
 
 LIB_SRC  := $(wildcard src/core/*.c src/policy/*.c src/admission/*.c src/server/*.c src/kube/*.c \
               src/controller/*.c)
@@ -51,7 +55,7 @@ FUZZ_PROBES := bin/clang:clang lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_r
 # `make bench` also drives wrk against the server and nginx as the ceiling.
 BENCH_PROBES := bin/wrk:wrk sbin/nginx:nginx-light
 
-.PHONY: all deps run test test-unit test-e2e test-asan test-tsan valgrind bench fuzz clean
+.PHONY: all deps run test test-unit test-e2e test-asan test-tsan valgrind bench fuzz clean install uninstall
 .DEFAULT_GOAL := all
 
 all: $(BIN) $(CTRL) $(PAUSE)
@@ -109,6 +113,17 @@ $(PROBE): $(BUILD)/test/e2e/kube_probe.o $(LIB)
 $(BENCH): $(BUILD)/bench/bench_policy.o $(LIB)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
+# kubectl-spacekeeper is a relative link, so `kubectl spacekeeper check ...`
+# runs the binary beside it wherever the tree is unpacked.
+install: $(BIN) $(CTRL)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR)
+	$(INSTALL) -m 0755 $(BIN) $(CTRL) $(DESTDIR)$(BINDIR)/
+	ln -sf spacekeeper $(DESTDIR)$(BINDIR)/kubectl-spacekeeper
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/spacekeeper $(DESTDIR)$(BINDIR)/spacekeeper-controller \
+	  $(DESTDIR)$(BINDIR)/kubectl-spacekeeper
+
 run: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@scripts/run-local.sh $(BIN)
@@ -125,6 +140,7 @@ test-unit: $(UNIT) $(BIN)
 
 test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
+	$(PYTHON) test/e2e/test_check_cluster.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
 	HELM=$(HELM) $(PYTHON) test/e2e/test_chart.py $(BIN) $(CTRL)
@@ -164,13 +180,15 @@ bench:
 	$(PYTHON) scripts/bench_watch.py $(BIN)
 	@echo
 	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
+	@echo
+	$(PYTHON) scripts/bench_impact.py $(BIN)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.
 # FUZZ_RUNS=N instead runs N inputs from a fixed seed: reproducible, for CI.
 FUZZ_SECONDS ?= 30
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS) -seed=1,-max_total_time=$(FUZZ_SECONDS))
-FUZZ_TARGETS := yaml quantity review
+FUZZ_TARGETS := yaml quantity review json
 fuzz:
 	@$(MAKE) --no-print-directory deps DEB_PROBES="$(DEB_PROBES) $(FUZZ_PROBES)"
 	@$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang OPT="-O1" \

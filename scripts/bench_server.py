@@ -14,6 +14,9 @@ import tempfile
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import rss_kib, start_nginx  # noqa: E402
+
 BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build/spacekeeper")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
@@ -80,11 +83,6 @@ def wrk(port, conns, seconds, script):
             "socket_errors": sock_errors.group(1) if sock_errors else ""}
 
 
-def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return int(re.search(r"VmRSS:\s+(\d+) kB", f.read()).group(1))
-
-
 def main():
     work = tempfile.mkdtemp(prefix="sk-bench-")
     procs = []
@@ -114,32 +112,8 @@ def main():
                                  f"https://127.0.0.1:{SK_PORT}/mutate"],
                                 capture_output=True, text=True, check=True).stdout
         assert json.loads(canned)["response"]["allowed"], canned
-        assert "'" not in canned
 
-        conf = os.path.join(work, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write(f"""worker_processes 2;
-pid {work}/nginx.pid;
-error_log {work}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
-  uwsgi_temp_path {work}; scgi_temp_path {work};
-  keepalive_requests 10000000;
-  server {{
-    listen 127.0.0.1:{NGINX_PORT} ssl;
-    ssl_certificate {certs}/tls.crt;
-    ssl_certificate_key {certs}/tls.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    location / {{ default_type application/json; return 200 '{canned}'; }}
-  }}
-}}
-""")
-        ng = subprocess.Popen(["nginx", "-p", work, "-c", conf, "-g", "daemon off;"],
-                              stderr=subprocess.DEVNULL)
-        procs.append(ng)
-        wait_port(NGINX_PORT)
+        procs.append(start_nginx(work, NGINX_PORT, canned, certs=certs, workers=2))
 
         rss_start = rss_kib(sk.pid)
         print(f"server benchmark: POST /mutate, {len(body)}-byte AdmissionReview, TLS keep-alive,"

@@ -49,11 +49,12 @@ enum {
     SK_RESPOND_VERDICT = 2, /* carry allowed/denied (validating webhook) */
 };
 
-/* Builds the AdmissionReview response; d may be NULL to allow unchanged. */
-json_t *sk_review_response(const sk_review *r, const sk_decision *d, int what);
+/* The AdmissionReview response as compact JSON text (malloc'd): uid,
+ * allowed, the patch base64-encoded, the denial's status, warnings. d may
+ * be NULL to allow unchanged. NULL only for text that is not UTF-8. */
+char *sk_review_render(const sk_review *r, const sk_decision *d, int what);
 
-/* Base64 (standard alphabet, padded) of a JSON value's compact encoding;
- * malloc'd. */
-char *sk_base64_json(const json_t *v);
+/* The same response as a JSON value, for callers that inspect it. */
+json_t *sk_review_response(const sk_review *r, const sk_decision *d, int what);
 
 #endif

@@ -70,10 +70,12 @@ void sk_cli_policy_free(sk_cli_policy *p);
  * the first that cannot be read or parsed. */
 int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs);
 
-/* Compiles every WorkspaceTemplate into the store; documents of other API
- * groups are skipped. Each problem (another kind of ours, a template that
- * fails its self-checks) is printed with its source; returns -1 if there was
- * any. */
-int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns);
+/* Compiles every WorkspaceTemplate into the store, replacing any with the
+ * same namespace/name; documents of other API groups are skipped. Each
+ * problem (another kind of ours, a template that fails its self-checks) is
+ * printed with its source; returns -1 if there was any. The "ns/name" key
+ * of every template loaded is appended to `keys` (may be NULL). */
+int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns,
+                          json_t *keys);
 
 #endif

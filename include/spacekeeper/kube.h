@@ -46,6 +46,20 @@ long sk_kube_get(sk_kube *k, const char *path, json_t **out, sk_err *err);
 /* One page of a LIST: limit 0 for all; cont NULL for the first page. */
 long sk_kube_list(sk_kube *k, const char *path, unsigned limit, const char *cont, json_t **out,
                   sk_err *err);
+/* Every page of a LIST, `limit` items at a time (0: all at once): fn(ud,
+ * items, first) with each page's items (borrowed). `first` marks the first
+ * page of a LIST, and a continue token that expired (410) starts the LIST
+ * over, so what fn was given before is void. Ends early when fn returns
+ * nonzero or *stop (may be NULL) becomes nonzero. On success the LIST's
+ * resourceVersion is copied into rv (may be NULL).
+ * Returns 200 when every page came, 0 when ended early, else the status of
+ * the page that failed (or -1) with err set. */
+typedef int (*sk_kube_page_fn)(void *ud, const json_t *items, int first);
+long sk_kube_list_pages(sk_kube *k, const char *path, unsigned limit, sk_kube_page_fn fn, void *ud,
+                        const int *stop, char *rv, size_t rv_cap, sk_err *err);
+/* The same, into one array of every item (*items, owned, on 200). */
+long sk_kube_list_all(sk_kube *k, const char *path, unsigned limit, const int *stop, json_t **items,
+                      char *rv, size_t rv_cap, sk_err *err);
 long sk_kube_create(sk_kube *k, const char *path, const json_t *obj, json_t **out, sk_err *err);
 /* PUT; obj carries metadata.resourceVersion as the precondition: a
  * conflict is 409 with err saying so. */

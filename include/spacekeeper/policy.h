@@ -81,6 +81,8 @@ typedef struct sk_decision {
     json_t *patch;       /* owned: array of RFC 6902 operations, empty when nothing changes */
     json_t *violations;  /* owned: array of {field, message} */
     json_t *warnings;    /* owned: array of strings */
+    json_t *template;    /* owned: {name, namespace} of the template a workspace was
+                            checked against, or NULL when none was */
     int allowed;         /* no violations */
 } sk_decision;
 
@@ -90,5 +92,12 @@ typedef struct sk_decision {
 void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const sk_request *req,
                       sk_decision *out);
 void sk_decision_free(sk_decision *d);
+
+/* The template a workspace is reviewed against in `store`, found the way a
+ * review finds it: spec.templateRef, else the default template of the
+ * workspace's namespace, else the shared namespace's. NULL when none
+ * applies or the reference does not resolve. Borrowed from the store. */
+const sk_template *sk_policy_template_for(const sk_policy_config *cfg, const sk_store *store,
+                                          const json_t *workspace);
 
 #endif

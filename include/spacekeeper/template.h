@@ -86,6 +86,10 @@ size_t sk_store_count(const sk_store *s);
 const char *sk_store_shared_namespace(const sk_store *s);
 /* Removes every template. */
 void sk_store_clear(sk_store *s);
+/* Replaces every template with the WorkspaceTemplates of `items` (a LIST's
+ * items, borrowed), compiled before the write lock is taken and swapped in
+ * under it. Like sk_template_new, it never refuses one over its shape. */
+void sk_store_replace_all(sk_store *s, const json_t *items);
 
 /* A store that changes while it serves (templates watched from the API)
  * is read under the read lock for the whole of a decision, since lookups

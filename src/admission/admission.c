@@ -1,11 +1,14 @@
 #include "spacekeeper/admission.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
 
+#include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/json_decode.h"
 #include "spacekeeper/violation.h"
 
 /* Depth of a parsed value, stopping as soon as it passes `limit`. */
@@ -24,28 +27,43 @@ static int deeper_than(const json_t *v, int limit)
     return 0;
 }
 
+static sk_review_status review_from_json(json_t *root, sk_review *out, sk_err *err,
+                                         int depth_checked);
+
+/* sk_json_loadb, unrolled: what the fast decoder accepts is known to be
+ * shallow enough, so only jansson's results need the depth walk. */
+_Static_assert(SK_JSON_DECODE_MAX_DEPTH <= SK_ADMISSION_MAX_DEPTH,
+               "the decoder nests no deeper than a review may");
+
 sk_review_status sk_review_parse(const char *body, size_t len, sk_review *out, sk_err *err)
 {
     memset(out, 0, sizeof *out);
+    json_t *root = sk_json_decode(body, len, JSON_REJECT_DUPLICATES, NULL);
+    int decoded = root != NULL;
     json_error_t je;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) {
+    if (!root && !(root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je))) {
         sk_err_set(err, "malformed JSON at line %d, column %d: %s", je.line, je.column, je.text);
         return SK_REVIEW_BAD_JSON;
     }
-    sk_review_status st = sk_review_from_json(root, out, err);
+    sk_review_status st = review_from_json(root, out, err, decoded);
     json_decref(root);
     return st;
 }
 
 sk_review_status sk_review_from_json(json_t *root, sk_review *out, sk_err *err)
 {
+    return review_from_json(root, out, err, 0);
+}
+
+static sk_review_status review_from_json(json_t *root, sk_review *out, sk_err *err,
+                                         int depth_checked)
+{
     memset(out, 0, sizeof *out);
     if (!json_is_object(root)) {
         sk_err_set(err, "an AdmissionReview must be a JSON object, not %s", sk_json_type_name(root));
         return SK_REVIEW_BAD_REVIEW;
     }
-    if (deeper_than(root, SK_ADMISSION_MAX_DEPTH)) {
+    if (!depth_checked && deeper_than(root, SK_ADMISSION_MAX_DEPTH)) {
         sk_err_set(err, "AdmissionReview is nested deeper than %d levels", SK_ADMISSION_MAX_DEPTH);
         return SK_REVIEW_BAD_REVIEW;
     }
@@ -121,38 +139,58 @@ int sk_review_needs_policy(const sk_review *r)
     return r->req.op != SK_OP_CONNECT && r->sub_resource[0] == '\0';
 }
 
-char *sk_base64_json(const json_t *v)
+/* Base64 of v's compact JSON, appended to out: the patch field. */
+static int append_base64_json(sk_buf *out, const json_t *v)
 {
-    char *raw = sk_json_dumps(v, JSON_COMPACT);
-    if (!raw)
+    sk_buf raw = SK_BUF_INIT;
+    int rc = sk_json_write(&raw, v);
+    if (rc == 0 && raw.len <= INT_MAX) {
+        char *dst = sk_buf_grow(out, 4 * ((raw.len + 2) / 3));
+        EVP_EncodeBlock((unsigned char *)dst, (const unsigned char *)raw.data, (int)raw.len);
+    }
+    sk_buf_free(&raw);
+    return rc;
+}
+
+/* Written straight to text: the only JSON values are the patch, the
+ * warnings and the strings, and the key order is the one API servers and
+ * tests have always seen. */
+char *sk_review_render(const sk_review *r, const sk_decision *d, int what)
+{
+    int denied = d && (what & SK_RESPOND_VERDICT) && !d->allowed;
+    sk_buf b = SK_BUF_INIT;
+    sk_buf_puts(&b, "{\"apiVersion\":\"" SK_ADMISSION_API_VERSION "\",\"kind\":\"AdmissionReview\","
+                    "\"response\":{\"uid\":");
+    int rc = sk_json_write_string(&b, r->uid, strlen(r->uid));
+    sk_buf_puts(&b, denied ? ",\"allowed\":false" : ",\"allowed\":true");
+    if (d && (what & SK_RESPOND_PATCH) && json_array_size(d->patch) > 0) {
+        sk_buf_puts(&b, ",\"patchType\":\"JSONPatch\",\"patch\":\"");
+        rc |= append_base64_json(&b, d->patch);
+        sk_buf_puts(&b, "\"");
+    }
+    if (denied) {
+        char *msg = sk_violation_summary(d->violations);
+        sk_buf_puts(&b, ",\"status\":{\"code\":403,\"reason\":\"Forbidden\",\"message\":");
+        rc |= sk_json_write_string(&b, msg, strlen(msg));
+        sk_buf_puts(&b, "}");
+        free(msg);
+    }
+    if (d && json_array_size(d->warnings) > 0) {
+        sk_buf_puts(&b, ",\"warnings\":");
+        rc |= sk_json_write(&b, d->warnings);
+    }
+    sk_buf_puts(&b, "}}");
+    if (rc) {
+        sk_buf_free(&b);
         return NULL;
-    size_t n = strlen(raw);
-    char *out = malloc(4 * ((n + 2) / 3) + 1);
-    if (!out)
-        abort();
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)raw, (int)n);
-    free(raw);
-    return out;
+    }
+    return sk_buf_steal(&b);
 }
 
 json_t *sk_review_response(const sk_review *r, const sk_decision *d, int what)
 {
-    json_t *resp = json_pack("{s:s, s:b}", "uid", r->uid, "allowed", 1);
-    if (d && (what & SK_RESPOND_PATCH) && json_array_size(d->patch) > 0) {
-        char *b64 = sk_base64_json(d->patch);
-        json_object_set_new(resp, "patchType", json_string("JSONPatch"));
-        json_object_set_new(resp, "patch", json_string(b64));
-        free(b64);
-    }
-    if (d && (what & SK_RESPOND_VERDICT) && !d->allowed) {
-        char *msg = sk_violation_summary(d->violations);
-        json_object_set_new(resp, "allowed", json_false());
-        json_object_set_new(resp, "status", json_pack("{s:i, s:s, s:s}", "code", 403, "reason",
-                                                      "Forbidden", "message", msg));
-        free(msg);
-    }
-    if (d && json_array_size(d->warnings) > 0)
-        json_object_set(resp, "warnings", d->warnings);
-    return json_pack("{s:s, s:s, s:o}", "apiVersion", SK_ADMISSION_API_VERSION, "kind",
-                     "AdmissionReview", "response", resp);
+    char *text = sk_review_render(r, d, what);
+    json_t *v = text ? sk_json_decode(text, strlen(text), 0, NULL) : NULL;
+    free(text);
+    return v;
 }

@@ -90,7 +90,8 @@ int sk_cli_load_docs(const char *const *paths, size_t n, sk_doclist *docs)
     return 0;
 }
 
-int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns)
+int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *shared_ns,
+                          json_t *keys)
 {
     int rc = 0;
     for (size_t i = 0; i < docs->n; i++) {
@@ -117,6 +118,8 @@ int sk_cli_load_templates(const sk_doclist *docs, sk_store *store, const char *s
             rc = -1;
         }
         json_decref(violations);
+        if (t && keys)
+            json_array_append_new(keys, json_string(t->key));
         if (t)
             sk_store_put(store, t);
     }

@@ -395,10 +395,10 @@ static int run(struct ctl_opts *o)
     sk_log(SK_LOG_INFO, "shutting down", NULL);
     status = 0;
 out:
-    sk_idle_free(c.idle);        /* stop acting first ... */
+    sk_health_free(health);      /* nothing reads what is freed below */
+    sk_idle_free(c.idle);        /* stop acting ... */
     sk_preload_free(c.preload);
     sk_leader_stop(c.leader);    /* ... then hand the lease over */
-    sk_health_free(health);
     sk_cache_stop(c.workspaces);
     sk_cache_stop(c.pods);
     sk_kube_free(lease_kube);

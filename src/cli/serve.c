@@ -156,7 +156,7 @@ static int run(struct serve_opts *o)
     }
     if (o->n_templates) {
         if (sk_cli_load_docs(o->templates, o->n_templates, &docs) < 0 ||
-            sk_cli_load_templates(&docs, store, o->server.policy.shared_namespace) < 0)
+            sk_cli_load_templates(&docs, store, o->server.policy.shared_namespace, NULL) < 0)
             goto out;
     } else {
         sk_kube_config kc;

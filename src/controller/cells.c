@@ -329,7 +329,8 @@ static uintptr_t new_cell(sk_preload_cells *out, const char *key, const sk_selec
                 json_array_append(c->tolerations, tol);
         }
     }
-    qsort(c->images, c->nimages, sizeof *c->images, cmp_str);
+    if (c->nimages > 1)
+        qsort(c->images, c->nimages, sizeof *c->images, cmp_str);
     return out->n;
 }
 
@@ -390,7 +391,7 @@ void sk_preload_cells_compute(const sk_preload_template *const *templates, size_
             out->cells[slot - 1].nodes++;
         sk_buf_free(&key);
     }
-    if (out->n) /* no cells: no array to sort (qsort of NULL is undefined) */
+    if (out->n > 1) /* qsort wants a non-NULL base even for nothing */
         qsort(out->cells, out->n, sizeof *out->cells, by_nodes);
     sk_map_free(by_key);
     free(matched);

@@ -22,6 +22,7 @@ struct sk_leader {
     long long renewed_ms;  /* monotonic ms of the last renewal; atomic */
     char *observed;        /* the holder's record as last seen */
     double observed_at;    /* monotonic time it was first seen */
+    double expires_at;     /* monotonic time another holder's lease runs out; 0 none */
 };
 
 static long long mono_ms(void)
@@ -89,7 +90,9 @@ static int try_acquire_or_renew(sk_leader *l)
     observe(l, spec ? spec : json_null());
     json_int_t held_for = json_integer_value(json_object_get(spec, "leaseDurationSeconds"));
     double valid_for = held_for > 0 ? (double)held_for : l->duration;
+    l->expires_at = 0;
     if (holder && *holder && !mine && sk_time_monotonic() < l->observed_at + valid_for) {
+        l->expires_at = l->observed_at + valid_for;
         json_decref(lease);
         return 0; /* someone else holds a lease that is still running */
     }
@@ -152,8 +155,13 @@ static void *run(void *p)
             sk_log(SK_LOG_WARN, "leadership lost: the lease was not renewed within the deadline",
                    "lease", l->name, NULL);
         }
-        /* candidates jitter their tries as client-go does (x1.0 .. x1.2) */
+        /* candidates jitter their tries as client-go does (x1.0 .. x1.2),
+         * but try again right when a held lease runs out: a failover then
+         * takes the lease duration, not that plus a retry period */
         double wait = l->retry * (l->leading ? 1.0 : 1.0 + 0.2 * (double)rand() / RAND_MAX);
+        double until_expiry = l->expires_at - sk_time_monotonic();
+        if (!l->leading && l->expires_at > 0 && until_expiry < wait)
+            wait = until_expiry > 0 ? until_expiry + 0.01 : 0;
         sk_stopper_sleep(&l->stopper, wait);
     }
     if (sk_leader_is_leading(l))

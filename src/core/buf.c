@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void reserve(sk_buf *b, size_t extra)
+void sk_buf_reserve(sk_buf *b, size_t extra)
 {
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
@@ -22,10 +22,19 @@ static void reserve(sk_buf *b, size_t extra)
 
 void sk_buf_append(sk_buf *b, const char *s, size_t n)
 {
-    reserve(b, n);
+    sk_buf_reserve(b, n);
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
+}
+
+char *sk_buf_grow(sk_buf *b, size_t n)
+{
+    sk_buf_reserve(b, n);
+    char *p = b->data + b->len;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return p;
 }
 
 void sk_buf_puts(sk_buf *b, const char *s)
@@ -41,7 +50,7 @@ void sk_buf_printf(sk_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    reserve(b, (size_t)n);
+    sk_buf_reserve(b, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
@@ -58,7 +67,7 @@ void sk_buf_reset(sk_buf *b)
 char *sk_buf_steal(sk_buf *b)
 {
     if (!b->data)
-        reserve(b, 0), b->data[0] = '\0';
+        sk_buf_reserve(b, 0), b->data[0] = '\0';
     char *p = b->data;
     b->data = NULL;
     b->len = b->cap = 0;

@@ -9,6 +9,7 @@
 
 #include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/json_decode.h"
 #include "spacekeeper/yaml.h"
 
 char *sk_read_file(const char *path, size_t *len, sk_err *err)
@@ -64,7 +65,7 @@ int sk_doclist_load_buffer(sk_doclist *l, const char *buf, size_t len, const cha
     json_t *docs;
     if (is_json) {
         json_error_t je;
-        json_t *one = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
+        json_t *one = sk_json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
         if (!one)
             return sk_err_set(err, "%s:%d:%d: %s", name, je.line, je.column, je.text);
         docs = json_array();

@@ -56,11 +56,11 @@ static void text_value(sk_buf *b, const char *v)
         sk_buf_puts(b, v);
         return;
     }
-    json_t *s = json_string(v);
-    char *q = s ? sk_json_dumps(s, JSON_ENCODE_ANY) : NULL;
-    sk_buf_puts(b, q ? q : "\"\"");
-    free(q);
-    json_decref(s);
+    size_t at = b->len;
+    if (sk_json_write_string(b, v, strlen(v)) < 0) { /* not UTF-8 */
+        b->len = at;
+        sk_buf_puts(b, "\"\"");
+    }
 }
 
 void sk_log(sk_log_level level, const char *msg, ...)

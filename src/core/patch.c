@@ -18,10 +18,17 @@ void sk_pointer_append(sk_buf *ptr, const char *token)
 
 static void record(json_t *ops, const char *op, const sk_buf *ptr, json_t *value)
 {
-    json_t *o = json_pack("{s:s, s:s}", "op", op, "path", ptr->data);
-    /* A snapshot: later operations change the document, not this record. */
+    /* built directly: json_pack's format parsing was most of a patch's cost */
+    json_t *o = json_object();
+    json_object_set_new_nocheck(o, "op", json_string_nocheck(op));
+    json_object_set_new_nocheck(o, "path", json_stringn(ptr->data, ptr->len));
+    /* A snapshot: later operations change the document, not this record.
+     * They add into objects and arrays; scalars are never changed in place,
+     * so those are shared rather than copied. */
     if (value)
-        json_object_set_new(o, "value", json_deep_copy(value));
+        json_object_set_new_nocheck(o, "value", json_is_object(value) || json_is_array(value)
+                                                    ? json_deep_copy(value)
+                                                    : json_incref(value));
     json_array_append_new(ops, o);
 }
 

@@ -1,6 +1,7 @@
 #include "spacekeeper/kube.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "spacekeeper/docs.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/json_decode.h"
 
 #define CONNECT_TIMEOUT_S 5L
 #define REQUEST_TIMEOUT_S 30L
@@ -232,7 +234,7 @@ static long perform(sk_kube *k, const char *method, const char *path, const char
             curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_cleanup(h);
         curl_slist_free_all(headers);
-        json_t *parsed = status > 0 && resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
+        json_t *parsed = status > 0 && resp.len ? sk_json_loadb(resp.data, resp.len, 0, NULL) : NULL;
         if (status >= 400)
             status_error(status, parsed, resp.data, err);
         sk_buf_free(&resp);
@@ -269,6 +271,66 @@ long sk_kube_list(sk_kube *k, const char *path, unsigned limit, const char *cont
     }
     long st = perform(k, "GET", path, q.data, NULL, NULL, out, err);
     sk_buf_free(&q);
+    return st;
+}
+
+long sk_kube_list_pages(sk_kube *k, const char *path, unsigned limit, sk_kube_page_fn fn, void *ud,
+                        const int *stop, char *rv, size_t rv_cap, sk_err *err)
+{
+    char *cont = NULL;
+    int first = 1;
+    long st;
+    for (;;) {
+        json_t *page = NULL;
+        st = sk_kube_list(k, path, limit, cont, &page, err);
+        if (st == 410 && cont) { /* the snapshot behind the token is gone: start over */
+            free(cont);
+            cont = NULL;
+            first = 1;
+            json_decref(page);
+            continue;
+        }
+        if (st != 200) {
+            json_decref(page);
+            break;
+        }
+        int ended = fn(ud, json_object_get(page, "items"), first);
+        first = 0;
+        const char *next = sk_json_str(page, "metadata", "continue", NULL);
+        free(cont);
+        cont = next && *next ? strdup(next) : NULL;
+        const char *page_rv = sk_json_str(page, "metadata", "resourceVersion", NULL);
+        if (!cont && rv && rv_cap)
+            snprintf(rv, rv_cap, "%s", page_rv ? page_rv : "");
+        json_decref(page);
+        if (!cont)
+            break;
+        if (ended || (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))) {
+            st = 0;
+            break;
+        }
+    }
+    free(cont);
+    return st;
+}
+
+static int collect_page(void *ud, const json_t *items, int first)
+{
+    if (first)
+        json_array_clear(ud);
+    json_array_extend(ud, (json_t *)items);
+    return 0;
+}
+
+long sk_kube_list_all(sk_kube *k, const char *path, unsigned limit, const int *stop, json_t **items,
+                      char *rv, size_t rv_cap, sk_err *err)
+{
+    json_t *all = json_array();
+    long st = sk_kube_list_pages(k, path, limit, collect_page, all, stop, rv, rv_cap, err);
+    if (st == 200)
+        *items = all;
+    else
+        json_decref(all);
     return st;
 }
 
@@ -373,7 +435,7 @@ static size_t on_stream(char *data, size_t size, size_t n, void *p)
             sk_buf_append(&w->line, data + i, 1);
             continue;
         }
-        json_t *ev = w->line.len ? json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
+        json_t *ev = w->line.len ? sk_json_loadb(w->line.data, w->line.len, 0, NULL) : NULL;
         sk_buf_reset(&w->line);
         const char *type = sk_json_str(ev, "type", NULL);
         json_t *obj = json_object_get(ev, "object");
@@ -430,7 +492,7 @@ long sk_kube_watch(sk_kube *k, const char *path, const char *resource_version,
         if (status == 200 || status == 0)
             status = -1;
     } else if (status >= 400) {
-        json_t *body = json_loadb(w.error_body.data ? w.error_body.data : "", w.error_body.len, 0, NULL);
+        json_t *body = sk_json_loadb(w.error_body.data ? w.error_body.data : "", w.error_body.len, 0, NULL);
         status_error(status, body, w.error_body.data, err);
         json_decref(body);
     }

@@ -53,57 +53,30 @@ static void trim_heap(void)
 #endif
 }
 
-/* A paged LIST into one array; 0 on success. A continue token that expired
- * (410) starts the LIST over. */
+/* A paged LIST into the copy; 0 on success. */
 static int list_all(sk_reflector *r)
 {
-    json_t *items = json_array();
-    char *cont = NULL;
-    int rc = 0;
-    for (;;) {
-        json_t *page = NULL;
-        sk_err err;
-        long st = sk_kube_list(r->kube, r->path, r->page_size, cont, &page, &err);
-        if (st == 410 && cont) {
-            free(cont);
-            cont = NULL;
-            json_array_clear(items);
-            json_decref(page);
-            continue;
-        }
-        if (st != 200) {
+    json_t *items = NULL;
+    sk_err err = {{0}};
+    char rv[sizeof r->rv];
+    long st = sk_kube_list_all(r->kube, r->path, r->page_size, &r->stopper.stop, &items, rv, sizeof rv,
+                               &err);
+    if (st != 200) {
+        if (st != 0) /* 0: stopped */
             sk_log(SK_LOG_WARN, "list failed; retrying", "path", r->path, "reason", err.msg, NULL);
-            json_decref(page);
-            rc = -1;
-            break;
-        }
-        json_array_extend(items, json_object_get(page, "items"));
-        copy_rv(r, page);
-        const char *next = sk_json_str(page, "metadata", "continue", NULL);
-        free(cont);
-        cont = next && *next ? strdup(next) : NULL;
-        json_decref(page);
-        if (!cont)
-            break;
-        if (sk_stopper_stopped(&r->stopper)) {
-            rc = -1;
-            break;
-        }
+        return -1;
     }
-    free(cont);
-    if (rc == 0) {
-        r->ops.replace(r->ud, items);
-        __atomic_add_fetch(&r->lists, 1, __ATOMIC_RELAXED);
-        __atomic_store_n(&r->synced, 1, __ATOMIC_RELEASE);
-        __atomic_store_n(&r->live, 1, __ATOMIC_RELEASE);
-        char n[32];
-        snprintf(n, sizeof n, "%zu", json_array_size(items));
-        sk_log(SK_LOG_INFO, "listed", "path", r->path, "items", n, "resourceVersion", r->rv, NULL);
-    }
+    memcpy(r->rv, rv, sizeof rv);
+    r->ops.replace(r->ud, items);
+    __atomic_add_fetch(&r->lists, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&r->synced, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&r->live, 1, __ATOMIC_RELEASE);
+    char n[32];
+    snprintf(n, sizeof n, "%zu", json_array_size(items));
+    sk_log(SK_LOG_INFO, "listed", "path", r->path, "items", n, "resourceVersion", r->rv, NULL);
     json_decref(items);
-    if (rc == 0)
-        trim_heap();
-    return rc;
+    trim_heap();
+    return 0;
 }
 
 static int on_event(void *ud, const char *type, json_t *obj)

@@ -6,21 +6,7 @@
 
 static void replace(void *ud, const json_t *items)
 {
-    sk_store *store = ud;
-    const char *shared = sk_store_shared_namespace(store);
-    size_t n = json_array_size(items), m = 0;
-    sk_template **compiled = calloc(n ? n : 1, sizeof *compiled);
-    if (!compiled)
-        abort();
-    for (size_t i = 0; i < n; i++)
-        if ((compiled[m] = sk_template_new(json_array_get(items, i), shared, NULL)))
-            m++;
-    sk_store_write_lock(store);
-    sk_store_clear(store);
-    for (size_t i = 0; i < m; i++)
-        sk_store_put(store, compiled[i]);
-    sk_store_unlock(store);
-    free(compiled);
+    sk_store_replace_all(ud, items);
 }
 
 static void upsert(void *ud, const json_t *obj)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "spacekeeper/json.h"
+#include "spacekeeper/metadata.h"
 #include "spacekeeper/patch.h"
 #include "spacekeeper/violation.h"
 
@@ -767,68 +768,71 @@ static const char *object_namespace(const struct eval *ev, const json_t *obj)
     return "default";
 }
 
-/* Finds the workspace's template; 0 when resolved (ev->tpl may still be NULL
- * if no template applies), -1 with a violation when it cannot be. */
-static int resolve_template(struct eval *ev, int *by_default)
+/* Finds the template a workspace in `ns` names (spec.templateRef) or
+ * inherits (its namespace's default, else the shared one): 0 when resolved
+ * (*tpl may still be NULL if no template applies), -1 with a violation
+ * appended to `violations` (may be NULL) when it cannot be. */
+static int find_template(const sk_policy_config *cfg, const sk_store *st, const json_t *obj,
+                         const char *ns, const sk_template **tpl, int *by_default, json_t *violations)
 {
-    const sk_store *st = ev->store;
-    const char *ns = object_namespace(ev, ev->obj);
     const char *shared = sk_store_shared_namespace(st);
-    json_t *ref = sk_json_get(ev->obj, "spec", "templateRef", NULL);
+    json_t *ref = sk_json_get(obj, "spec", "templateRef", NULL);
     *by_default = 0;
+    *tpl = NULL;
     if (ref && !json_is_null(ref)) {
         const char *name = sk_json_str(ref, "name", NULL);
         json_t *rns = json_object_get(ref, "namespace");
         if (!json_is_object(ref) || !name || !*name) {
-            violation(ev, "spec.templateRef.name", "spec.templateRef.name is required and must be "
-                                                   "a string");
+            sk_violation_add(violations, "spec.templateRef.name",
+                             "spec.templateRef.name is required and must be a string");
             return -1;
         }
         if (rns && !json_is_string(rns)) {
-            violation(ev, "spec.templateRef.namespace",
-                      "spec.templateRef.namespace must be a string, not %s", sk_json_type_name(rns));
+            sk_violation_add(violations, "spec.templateRef.namespace",
+                             "spec.templateRef.namespace must be a string, not %s", sk_json_type_name(rns));
             return -1;
         }
         const char *want_ns = json_string_value(rns);
         /* Checked before the lookup, so that it tells nothing about what
          * other namespaces hold. */
-        if (ev->cfg->template_scope == SK_SCOPE_NAMESPACE && want_ns && *want_ns &&
+        if (cfg->template_scope == SK_SCOPE_NAMESPACE && want_ns && *want_ns &&
             strcmp(want_ns, ns) != 0 && strcmp(want_ns, shared) != 0) {
-            violation(ev, "spec.templateRef",
-                      "spec.templateRef: template \"%s\" in namespace \"%s\" is out of reach: with "
-                      "--template-scope namespace a workspace in \"%s\" may use templates of its own "
-                      "namespace or of the shared namespace \"%s\"",
-                      name, want_ns, ns, shared);
+            sk_violation_add(violations, "spec.templateRef",
+                             "spec.templateRef: template \"%s\" in namespace \"%s\" is out of reach: with "
+                             "--template-scope namespace a workspace in \"%s\" may use templates of its "
+                             "own namespace or of the shared namespace \"%s\"",
+                             name, want_ns, ns, shared);
             return -1;
         }
         if (want_ns && *want_ns)
-            ev->tpl = sk_store_get(st, want_ns, name);
-        else if (!(ev->tpl = sk_store_get(st, ns, name)))
-            ev->tpl = sk_store_get(st, shared, name);
-        if (ev->tpl)
+            *tpl = sk_store_get(st, want_ns, name);
+        else if (!(*tpl = sk_store_get(st, ns, name)))
+            *tpl = sk_store_get(st, shared, name);
+        if (*tpl)
             return 0;
         if (want_ns && *want_ns)
-            violation(ev, "spec.templateRef", "spec.templateRef: template \"%s\" not found in "
-                                              "namespace \"%s\"", name, want_ns);
+            sk_violation_add(violations, "spec.templateRef",
+                             "spec.templateRef: template \"%s\" not found in namespace \"%s\"", name,
+                             want_ns);
         else
-            violation(ev, "spec.templateRef",
-                      "spec.templateRef: template \"%s\" not found in namespace \"%s\" or in the "
-                      "shared namespace \"%s\"", name, ns, shared);
+            sk_violation_add(violations, "spec.templateRef",
+                             "spec.templateRef: template \"%s\" not found in namespace \"%s\" or in the "
+                             "shared namespace \"%s\"", name, ns, shared);
         return -1;
     }
     const char *const spaces[] = {ns, shared};
     for (size_t i = 0; i < 2; i++) {
         const sk_template *conflict[2] = {NULL, NULL};
-        ev->tpl = sk_store_default(st, spaces[i], conflict);
+        *tpl = sk_store_default(st, spaces[i], conflict);
         if (conflict[0]) {
-            violation(ev, "spec.templateRef",
-                      "spec.templateRef is not set and namespace \"%s\" has two default templates, "
-                      "\"%s\" and \"%s\" (label %s=true): set spec.templateRef or ask an admin to "
-                      "keep one default",
-                      spaces[i], conflict[0]->name, conflict[1]->name, SK_LABEL_DEFAULT_TEMPLATE);
+            sk_violation_add(violations, "spec.templateRef",
+                             "spec.templateRef is not set and namespace \"%s\" has two default templates, "
+                             "\"%s\" and \"%s\" (label %s=true): set spec.templateRef or ask an admin "
+                             "to keep one default",
+                             spaces[i], conflict[0]->name, conflict[1]->name, SK_LABEL_DEFAULT_TEMPLATE);
             return -1;
         }
-        if (ev->tpl) {
+        if (*tpl) {
             *by_default = 1;
             return 0;
         }
@@ -836,6 +840,23 @@ static int resolve_template(struct eval *ev, int *by_default)
             break;
     }
     return 0;
+}
+
+static int resolve_template(struct eval *ev, int *by_default)
+{
+    return find_template(ev->cfg, ev->store, ev->obj, object_namespace(ev, ev->obj), &ev->tpl,
+                         by_default, ev->out->violations);
+}
+
+const sk_template *sk_policy_template_for(const sk_policy_config *cfg, const sk_store *store,
+                                          const json_t *workspace)
+{
+    const char *ns = sk_json_str(workspace, "metadata", "namespace", NULL);
+    const sk_template *tpl;
+    int by_default;
+    if (find_template(cfg, store, workspace, ns && *ns ? ns : "default", &tpl, &by_default, NULL) < 0)
+        return NULL;
+    return tpl;
 }
 
 /* ---- workspaces ---- */
@@ -974,6 +995,8 @@ static void review_workspace(struct eval *ev)
     int by_default;
     if (resolve_template(ev, &by_default) < 0)
         return;
+    if (ev->tpl)
+        ev->out->template = json_pack("{s:s, s:s}", "name", ev->tpl->name, "namespace", ev->tpl->ns);
     if (!spec) {
         const char *path[] = {"spec"};
         sk_patch_set(ev->out->patch, ev->obj, path, 1, json_object(), NULL);
@@ -1199,16 +1222,23 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
     }
 
     const char *api = sk_json_str(subject, "apiVersion", NULL);
-    if (!sk_policy_owns_api_version(api))
+    int ours = sk_policy_owns_api_version(api);
+    if (!ours) {
         violation(&ev, "apiVersion", "apiVersion \"%s\" is not in group %s (expected %s)",
                   api ? api : "", SK_API_GROUP, SK_API_VERSION);
-    else if (strcmp(out->kind, SK_KIND_WORKSPACE) == 0)
+    } else if (strcmp(out->kind, SK_KIND_WORKSPACE) == 0) {
         review_workspace(&ev);
-    else if (strcmp(out->kind, SK_KIND_TEMPLATE) == 0)
+    } else if (strcmp(out->kind, SK_KIND_TEMPLATE) == 0) {
         review_template(&ev);
-    else
+    } else {
+        ours = 0;
         violation(&ev, "kind", "kind \"%s\" is not reviewed by spacekeeper (expected %s or %s)",
                   out->kind, SK_KIND_WORKSPACE, SK_KIND_TEMPLATE);
+    }
+    /* The API server refuses bad labels and annotations on any write: say
+     * so here, on the object as it would be stored (stamps included). */
+    if (ours && ev.obj)
+        sk_meta_check(ev.obj, out->violations);
     out->allowed = json_array_size(out->violations) == 0;
 }
 
@@ -1218,5 +1248,6 @@ void sk_decision_free(sk_decision *d)
     json_decref(d->patch);
     json_decref(d->violations);
     json_decref(d->warnings);
+    json_decref(d->template);
     memset(d, 0, sizeof *d);
 }

@@ -552,6 +552,23 @@ void sk_store_put(sk_store *s, sk_template *t)
         defaults_add(s, t);
 }
 
+void sk_store_replace_all(sk_store *s, const json_t *items)
+{
+    size_t n = json_array_size(items), m = 0;
+    sk_template **compiled = calloc(n ? n : 1, sizeof *compiled);
+    if (!compiled)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if ((compiled[m] = sk_template_new(json_array_get(items, i), s->shared_ns, NULL)))
+            m++;
+    sk_store_write_lock(s);
+    sk_store_clear(s);
+    for (size_t i = 0; i < m; i++)
+        sk_store_put(s, compiled[i]);
+    sk_store_unlock(s);
+    free(compiled);
+}
+
 int sk_store_remove(sk_store *s, const char *ns, const char *name)
 {
     char *key = join_key(ns, name);

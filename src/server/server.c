@@ -14,6 +14,7 @@
 
 #include "spacekeeper/admission.h"
 #include "spacekeeper/arena.h"
+#include "spacekeeper/coalesce.h"
 #include "spacekeeper/docs.h"
 #include "spacekeeper/health.h"
 #include "spacekeeper/json.h"
@@ -45,6 +46,8 @@ struct request {
     int complete; /* the whole body was read: the connection may be kept */
     size_t discarded; /* bytes past the limit, for bodies sent without a length */
     sk_buf body;
+    int post;          /* answers to POST always have a body to coalesce with */
+    int coalesce_fd;   /* the socket whose response is coalesced, or -1 */
 };
 
 static double now(void)
@@ -108,6 +111,16 @@ static enum MHD_Result send_body(struct MHD_Connection *c, struct request *rq, u
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "POST");
     if (close_after)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (rq && rq->post) {
+        const union MHD_ConnectionInfo *tls =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        const union MHD_ConnectionInfo *fd =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (tls && tls->tls_session && fd) {
+            rq->coalesce_fd = fd->connect_fd;
+            sk_coalesce_arm((gnutls_session_t)tls->tls_session, rq->coalesce_fd);
+        }
+    }
     enum MHD_Result ok = MHD_queue_response(c, code, r);
     MHD_destroy_response(r);
     if (rq) {
@@ -214,10 +227,10 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
         rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
         log_decision(&r, &d, rq->hook);
     }
-    json_t *resp = sk_review_response(&r, reviewed ? &d : NULL,
-                                      rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
-    char *body = sk_json_dumps(resp, JSON_COMPACT);
-    json_decref(resp);
+    char *body = sk_review_render(&r, reviewed ? &d : NULL,
+                                  rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
+    if (!body)
+        sk_err_set(bad, "the response cannot be encoded as JSON");
     sk_decision_free(&d);
     sk_review_free(&r);
     return body;
@@ -281,6 +294,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         rq->start = now();
         rq->hook = route(url);
+        rq->post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+        rq->coalesce_fd = -1;
         *req_cls = rq;
         __atomic_add_fetch(&s->in_flight, 1, __ATOMIC_RELAXED);
         sk_metrics_start(s->metrics, rq->hook);
@@ -317,6 +332,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     struct request *rq = *req_cls;
     if (!rq)
         return;
+    if (rq->coalesce_fd >= 0)
+        sk_coalesce_done(rq->coalesce_fd, why == MHD_REQUEST_TERMINATED_COMPLETED_OK);
     unsigned code = rq->replied ? rq->code : 500;
     if (why != MHD_REQUEST_TERMINATED_COMPLETED_OK && !rq->replied)
         sk_log(SK_LOG_DEBUG, "request abandoned", "path", sk_hook_path(rq->hook), NULL);

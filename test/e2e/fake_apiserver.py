@@ -15,6 +15,12 @@ loopback, bearer tokens (or client certificates), and the real wire format.
   labelSelector on lists and watches (key, key=value, key!=value, !key);
   the status subresource for workspaces, pods and daemonsets (writes to the
   object keep its status, writes to /status change only the status).
+- Authorization: with `rules` set (RBAC PolicyRules: apiGroups, resources,
+  verbs; "*" matches anything), a request they do not grant is 403 Forbidden
+  with the API server's message ("... cannot list resource \"workspaces\" in
+  API group \"workspace.jupyter.org\" at the cluster scope"). None grants all.
+- expire_next_continue makes the next page asked for with a continue token
+  410 Expired, as when etcd compacted the snapshot between pages.
 - restart() drops every connection mid-stream and listens again on the same
   port with the same state, as an API server restart looks to a client.
 - For clients that map kinds to resources (Helm): /version, discovery of the
@@ -143,6 +149,14 @@ def secret_from_protobuf(body):
     return obj
 
 
+def rules_allow(rules, verb, group, resource):
+    """Does any RBAC PolicyRule grant verb on group/resource?"""
+    def has(values, v):
+        return "*" in values or v in values
+    return any(has(r.get("verbs", []), verb) and has(r.get("apiGroups", []), group)
+               and has(r.get("resources", []), resource) for r in rules)
+
+
 def merge_patch(target, patch):
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -156,9 +170,13 @@ def merge_patch(target, patch):
 
 
 class FakeAPIServer:
-    def __init__(self, certs_dir, token="token-1", client_ca=None, bookmark_seconds=1.0):
+    def __init__(self, certs_dir, token="token-1", client_ca=None, bookmark_seconds=1.0,
+                 user="system:serviceaccount:ci:spacekeeper-ci"):
         self.certs_dir = certs_dir
         self.token = token
+        self.user = user         # who the token authenticates as, for 403 messages
+        self.rules = None        # RBAC PolicyRules the user holds; None: everything
+        self.expire_next_continue = False
         self.extra_tokens = set()  # more accepted tokens; requests record which one
         self.client_ca = client_ca
         self.bookmark_seconds = bookmark_seconds
@@ -411,6 +429,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if not r:
             return self.fail(404, "NotFound", f"the server could not find the requested resource ({url.path})")
         resource, ns, name, self.subresource = r
+        verb = self.verb(method, name, query)
+        group = "" if url.path.startswith("/api/") else url.path.split("/")[2]
+        sub = f"{resource}/{self.subresource}" if self.subresource else resource
+        if self.api.rules is not None and not rules_allow(self.api.rules, verb, group, sub):
+            scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"
+            body = status(403, "Forbidden",
+                          f'{resource}{"." + group if group else ""} is forbidden: User "{self.api.user}" '
+                          f'cannot {verb} resource "{sub}" in API group "{group}" {scope}')
+            body["details"] = {"group": group, "kind": resource}
+            return self.send_json(403, body)
         if method == "GET" and name is None:
             if query.get("watch") in ("1", "true"):
                 return self.watch(resource, ns, query)
@@ -418,6 +446,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if method != "GET":
             self.api.writes.append((method, resource, ns or "", name, who, time.time()))
         getattr(self, "do_" + method.lower() + "_object")(resource, ns, name)
+
+    @staticmethod
+    def verb(method, name, query):
+        if method == "GET":
+            if name is not None:
+                return "get"
+            return "watch" if query.get("watch") in ("1", "true") else "list"
+        return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}[method]
 
     def do_GET(self):
         self.handle_any("GET")
@@ -446,6 +482,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         api = self.api
         limit = int(query.get("limit") or 0)
         with api.cond:
+            if query.get("continue") and api.expire_next_continue:
+                api.expire_next_continue = False
+                api.snapshots.clear()
             if query.get("continue"):
                 try:
                     tok = json.loads(base64.b64decode(query["continue"]))

@@ -16,6 +16,20 @@ static json_t *arg_json(const char *text)
     return v;
 }
 
+struct pages {
+    size_t items, pages;
+};
+
+static int count_page(void *ud, const json_t *items, int first)
+{
+    struct pages *p = ud;
+    if (first)
+        *p = (struct pages){0, 0};
+    p->pages++;
+    p->items += json_array_size(items);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -47,25 +61,9 @@ int main(int argc, char **argv)
         st = sk_kube_get(k, path, &out, &err);
     } else if (strcmp(verb, "list") == 0) { /* every page; body: {"items": N, "pages": P} */
         unsigned limit = argc > 4 ? (unsigned)atoi(argv[4]) : 0;
-        char *cont = NULL;
-        size_t items = 0, pages = 0;
-        do {
-            json_t *page = NULL;
-            st = sk_kube_list(k, path, limit, cont, &page, &err);
-            free(cont);
-            cont = NULL;
-            if (st != 200) {
-                json_decref(page);
-                break;
-            }
-            pages++;
-            items += json_array_size(json_object_get(page, "items"));
-            json_t *c = json_object_get(json_object_get(page, "metadata"), "continue");
-            if (json_string_value(c) && *json_string_value(c))
-                cont = strdup(json_string_value(c));
-            json_decref(page);
-        } while (cont);
-        out = json_pack("{s:I, s:I}", "items", (json_int_t)items, "pages", (json_int_t)pages);
+        struct pages counts = {0, 0};
+        st = sk_kube_list_pages(k, path, limit, count_page, &counts, NULL, NULL, 0, &err);
+        out = json_pack("{s:I, s:I}", "items", (json_int_t)counts.items, "pages", (json_int_t)counts.pages);
     } else if (strcmp(verb, "create") == 0 && argc > 4) {
         in = arg_json(argv[4]);
         st = sk_kube_create(k, path, in, &out, &err);

@@ -34,6 +34,19 @@ def kustomize(path):
                                 timeout=120, check=True).stdout)
 
 
+def kustomize_with(*components):
+    """manifests/ with more of its components, from a kustomization outside the tree."""
+    d = tempfile.mkdtemp(prefix="sk-kust-")
+    try:
+        with open(os.path.join(d, "kustomization.yaml"), "w") as f:
+            yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+                            "resources": [os.path.relpath(MANIFESTS, d)],
+                            "components": [os.path.relpath(os.path.join(MANIFESTS, c), d) for c in components]}, f)
+        return kustomize(d)
+    finally:
+        shutil.rmtree(d)
+
+
 def by_kind(objs, kind, name=None):
     found = [o for o in objs if o["kind"] == kind and (name is None or o["metadata"]["name"] == name)]
     assert found, f"no {kind} {name or ''} rendered"

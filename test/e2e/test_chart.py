@@ -25,7 +25,7 @@ import yaml
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
 from manifest_checks import (BIN, CTRL, MANIFESTS, NS, ROOT, ManifestChecks, by_kind, container,  # noqa: E402
-                             flags, kustomize, parse)
+                             flags, kustomize, kustomize_with, parse)
 
 HELM = os.environ.get("HELM") or shutil.which("helm") or "helm"
 CHART = os.path.join(MANIFESTS, "chart")
@@ -56,19 +56,6 @@ def template(*sets, namespace=NS, files=()):
     for f in files:
         args += ["--set-file", f]
     return parse(helm(*args).stdout)
-
-
-def kustomize_with(*components):
-    """manifests/ with more components, from a kustomization outside the tree."""
-    d = tempfile.mkdtemp(prefix="sk-kust-")
-    try:
-        with open(os.path.join(d, "kustomization.yaml"), "w") as f:
-            yaml.safe_dump({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-                            "resources": [os.path.relpath(MANIFESTS, d)],
-                            "components": [os.path.relpath(os.path.join(MANIFESTS, c), d) for c in components]}, f)
-        return kustomize(d)
-    finally:
-        shutil.rmtree(d)
 
 
 def key(o):

@@ -421,19 +421,46 @@ spec: {{image: img:1, ownershipType: {kind}}}
         self.assertEqual(doc["results"][0]["violations"][0]["message"],
                          'spec.image is required: template "pinned" has no defaultImage (allowed: a, b)')
 
-    def test_kubectl_plugin(self):
+    def test_make_install_and_kubectl_plugin(self):
         kubectl = shutil.which("kubectl")
         if not kubectl:
             self.skipTest("kubectl is not installed")
-        bindir = os.path.join(self.dir, "bin")
-        os.makedirs(bindir)
-        os.symlink(BIN, os.path.join(bindir, "kubectl-spacekeeper"))
-        env = dict(os.environ, PATH=bindir + os.pathsep + os.environ["PATH"])
+        # a make of its own, not the one running this suite (whose flags and
+        # jobserver are in the environment); the binaries under test are
+        # installed as they are, never rebuilt
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+        build = os.path.dirname(BIN)
+        ctrl = os.path.join(build, "spacekeeper-controller")
+
+        def make(*args):
+            p = subprocess.run(["make", "--no-print-directory", "-C", ROOT, f"BUILD={build}", "-o", BIN, "-o", ctrl,
+                                *args], capture_output=True, text=True, env=env, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+        dest = os.path.join(self.dir, "tmp")
+        make("install", f"DESTDIR={dest}")
+        bindir = os.path.join(dest, "usr", "local", "bin")
+        self.assertEqual(sorted(os.listdir(bindir)), ["kubectl-spacekeeper", "spacekeeper", "spacekeeper-controller"])
+        self.assertEqual(os.readlink(os.path.join(bindir, "kubectl-spacekeeper")), "spacekeeper")
+        for name in ("spacekeeper", "spacekeeper-controller"):
+            self.assertTrue(os.access(os.path.join(bindir, name), os.X_OK))
+        # as the README says: PATH=tmp/usr/local/bin:$PATH kubectl spacekeeper check ...
+        path_env = dict(os.environ, PATH=os.path.join("tmp", "usr", "local", "bin") + os.pathsep + os.environ["PATH"])
         f = self.write("ws.yaml", ws("plug", "  image: evil:3"))
-        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", STRICT, "-f", f],
-                           capture_output=True, text=True, env=env, timeout=60)
+        p = subprocess.run([kubectl, "spacekeeper", "check", "-t", STRICT, "-f", f], cwd=self.dir,
+                           capture_output=True, text=True, env=path_env, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
         self.assertIn('spec.image "evil:3" is not allowed', p.stdout)
+        p = subprocess.run([kubectl, "plugin", "list"], cwd=self.dir, capture_output=True, text=True,
+                           env=path_env, timeout=60)
+        self.assertIn("kubectl-spacekeeper", p.stdout)
+        # PREFIX, and uninstall takes back what install put there
+        make("install", f"DESTDIR={dest}", "PREFIX=/opt/spacekeeper")
+        self.assertTrue(os.path.exists(os.path.join(dest, "opt", "spacekeeper", "bin", "kubectl-spacekeeper")))
+        make("uninstall", f"DESTDIR={dest}")
+        self.assertEqual(os.listdir(bindir), [])
+        make("uninstall", f"DESTDIR={dest}", "PREFIX=/opt/spacekeeper")
+        self.assertEqual(os.listdir(os.path.join(dest, "opt", "spacekeeper", "bin")), [])
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(__file__))
 import harness  # noqa: E402
-from manifest_checks import BIN, MANIFESTS, ROOT, ManifestChecks, kustomize  # noqa: E402
+from manifest_checks import BIN, MANIFESTS, NS, ROOT, ManifestChecks, by_kind, kustomize, kustomize_with  # noqa: E402
 
 EXAMPLES = sorted(glob.glob(os.path.join(MANIFESTS, "examples", "*.yaml")))
 
@@ -33,6 +33,24 @@ class ManifestsTest(ManifestChecks, unittest.TestCase):
         for o in self.base:
             if o["kind"].endswith("WebhookConfiguration"):
                 self.assertNotIn("cert-manager.io/inject-ca-from", o["metadata"].get("annotations", {}))
+
+    def test_ci_reader_component_lists_and_nothing_else(self):
+        """manifests/ci-reader: optional, read-only RBAC for `check --cluster`."""
+        for o in self.objs:  # not part of the default install
+            self.assertNotIn(o["metadata"]["name"], ("spacekeeper-ci", "spacekeeper-ci-reader"))
+        objs = kustomize_with("ci-reader")
+        self.assertEqual(len(objs), len(self.objs) + 3)
+        role = by_kind(objs, "ClusterRole", "spacekeeper-ci-reader")[0]
+        self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
+                                          "resources": ["workspaces", "workspacetemplates"],
+                                          "verbs": ["list"]}])
+        (sa,) = by_kind(objs, "ServiceAccount", "spacekeeper-ci")
+        self.assertEqual(sa["metadata"]["namespace"], NS)
+        self.assertFalse(sa["automountServiceAccountToken"])
+        binding = [b for b in by_kind(objs, "ClusterRoleBinding") if b["roleRef"]["name"] == "spacekeeper-ci-reader"]
+        self.assertEqual(binding[0]["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper-ci", "namespace": NS}])
+        # and it builds on its own, for `kubectl apply -k manifests/ci-reader`
+        self.assertEqual(len(kustomize(os.path.join(MANIFESTS, "ci-reader"))), 3)
 
     def test_examples_validate_against_the_schemas(self):
         self.assertEqual(len(EXAMPLES), 8)

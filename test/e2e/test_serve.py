@@ -148,6 +148,18 @@ class ServeTest(unittest.TestCase):
         log = self.server.read_log()
         self.assertRegex(log, r'denied uid=v-1 operation=CREATE kind=Workspace object=team-a/w user=alice')
 
+    def test_labels_and_annotations_by_kubernetes_rules(self):
+        ws = workspace()
+        ws["metadata"]["labels"] = {"kueue.x-k8s.io/priority-class": "<user-input>-priority"}
+        ws["metadata"]["annotations"] = {"a/b/c": "x"}
+        status, resp = self.server.post("/validate", review(ws, uid="m-1"))
+        self.assertEqual(status, 200)
+        msg = resp["response"]["status"]["message"]
+        self.assertFalse(resp["response"]["allowed"])
+        self.assertIn('metadata.labels[kueue.x-k8s.io/priority-class]: value "<user-input>-priority" is not '
+                      "a valid label value", msg)
+        self.assertIn("metadata.annotations[a/b/c]: the key is not a valid qualified name", msg)
+
     def test_keep_alive_serves_many_requests_on_one_connection(self):
         conn = self.server.connect()
         for i in range(50):
@@ -233,6 +245,45 @@ class ServeTest(unittest.TestCase):
         status, resp = self.server.post("/validate", deep)
         self.assertEqual(status, 400)
         self.assertIn("malformed JSON", resp["message"])
+        self.assert_still_serving()
+
+    def test_pipelined_answers_read_late_arrive_whole_and_in_order(self):
+        # Each answer leaves as one write (header and body records together);
+        # with a client that reads late the socket fills and writes are
+        # partial: every answer must still arrive whole, in request order.
+        sock = socket.socket(socket.AF_INET6 if ":" in self.server.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # back up the server soon
+        sock.settimeout(20)
+        sock.connect((self.server.host, self.server.port))
+        tls = self.server.context().wrap_socket(sock, server_hostname="localhost")
+        count = 1000
+        requests = b""
+        for i in range(count):
+            body = json.dumps(review(workspace(), uid=f"pipelined-{i}")).encode()
+            requests += (b"POST /mutate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+        writer = threading.Thread(target=tls.sendall, args=(requests,))
+        writer.start()
+        time.sleep(0.5)  # let the server's writes back up
+        data = b""
+        answers = []
+        while len(answers) < count:
+            head_end = data.find(b"\r\n\r\n")
+            if head_end >= 0:
+                head = data[:head_end].decode()
+                length = int(re.search(r"(?i)content-length: (\d+)", head).group(1))
+                if len(data) >= head_end + 4 + length:
+                    self.assertTrue(head.startswith("HTTP/1.1 200"), head)
+                    answers.append(json.loads(data[head_end + 4:head_end + 4 + length]))
+                    data = data[head_end + 4 + length:]
+                    continue
+            chunk = tls.recv(65536)
+            self.assertTrue(chunk, f"connection closed after {len(answers)} answers")
+            data += chunk
+        writer.join()
+        tls.close()
+        self.assertEqual([a["response"]["uid"] for a in answers],
+                         [f"pipelined-{i}" for i in range(count)])
         self.assert_still_serving()
 
     def test_oversized_body_refused_without_reading_it(self):

@@ -52,10 +52,10 @@ static int one_input(const unsigned char *data, size_t size)
     sk_policy_review(&cfg, store, &r.req, &d);
     if (d.allowed != (json_array_size(d.violations) == 0))
         abort();
-    json_t *resp = sk_review_response(&r, &d, SK_RESPOND_PATCH | SK_RESPOND_VERDICT);
-    char *out = sk_json_dumps(resp, JSON_COMPACT);
-    if (!out)
-        abort();
+    char *out = sk_review_render(&r, &d, SK_RESPOND_PATCH | SK_RESPOND_VERDICT);
+    json_t *resp = out ? json_loads(out, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    if (!resp || !json_is_object(sk_json_get(resp, "response", NULL)))
+        abort(); /* always valid JSON, parsed back by jansson itself */
     if (d.object && r.req.op == SK_OP_CREATE && json_array_size(d.violations) == 0) {
         sk_request again = r.req;
         again.object = d.object;

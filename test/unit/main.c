@@ -15,6 +15,9 @@ int main(void)
     srunner_add_suite(sr, arena_suite());
     srunner_add_suite(sr, workload_suite());
     srunner_add_suite(sr, cells_suite());
+    srunner_add_suite(sr, metadata_suite());
+    srunner_add_suite(sr, json_suite());
+    srunner_add_suite(sr, json_decode_suite());
     srunner_add_suite(sr, metrics_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);

@@ -92,6 +92,13 @@ START_TEST(test_cpu_gpu_cells)
     ck_assert_uint_eq(cs.cells[0].nodes, 3);
     sk_preload_cells_free(&cs);
 
+    /* no nodes, no cells */
+    json_t *none = json_array();
+    sk_preload_cells_compute(ts, 3, none, extra, NULL, &cs);
+    ck_assert_uint_eq(cs.n, 0);
+    sk_preload_cells_free(&cs);
+    json_decref(none);
+
     /* a node no template matches gets no cell */
     const sk_preload_template *gpu_only[] = {gpu};
     sk_preload_cells_compute(gpu_only, 1, nodes, NULL, NULL, &cs);
@@ -150,8 +157,7 @@ START_TEST(test_names_and_rendering)
     sk_preload_render r = {"spacekeeper-system", "spacekeeper:0.1.0", "spacekeeper-preload", secrets};
     json_t *one = sk_preload_daemonset(&cs.cells[0], &r, "2026-11-23T08:00:00Z");
     json_t *two = sk_preload_daemonset(&cs.cells[0], &r, "2026-11-24T08:00:00Z");
-    const char *h1 = sk_json_str(one, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL);
-    ck_assert_ptr_nonnull(h1);
+    char *h1 = strdup(sk_json_str(one, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     ck_assert_str_eq(h1, sk_json_str(two, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     ck_assert_str_eq(sk_json_str(one, "spec", "template", "metadata", "annotations", SK_PRELOAD_REFRESH_ANNOTATION,
                                  NULL), "2026-11-23T08:00:00Z");
@@ -160,16 +166,16 @@ START_TEST(test_names_and_rendering)
     ck_assert_str_eq(sk_json_str(json_array_get(containers, 0), "imagePullPolicy", NULL), "Always");
     ck_assert_str_eq(sk_json_str(json_array_get(containers, 1), "imagePullPolicy", NULL), "IfNotPresent");
     ck_assert_ptr_null(sk_json_get(one, "spec", "template", "spec", "affinity", NULL));
-    json_decref(two);
+    json_decref(one), json_decref(two);
     sk_preload_cells_free(&cs);
 
-    /* another image: another hash (h1 is still one's) */
+    /* another image: another hash */
     const char *extra[] = {"r/z:1", NULL};
     sk_preload_cells_compute(ts, 1, nodes, extra, NULL, &cs);
     json_t *three = sk_preload_daemonset(&cs.cells[0], &r, NULL);
     ck_assert_str_ne(h1, sk_json_str(three, "metadata", "annotations", SK_PRELOAD_HASH_ANNOTATION, NULL));
     json_decref(three);
-    json_decref(one);
+    free(h1);
     sk_preload_cells_free(&cs);
     json_decref(nodes);
     sk_preload_template_free(t);

@@ -6,6 +6,9 @@
 
 #include "spacekeeper/buf.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/buf.h"
+#include "spacekeeper/json.h"
+#include "spacekeeper/violation.h"
 #include "th.h"
 
 static sk_store *store;
@@ -74,6 +77,28 @@ static void assert_json(const json_t *got, const char *want_json)
 }
 
 /* ---- defaults: every row ---- */
+
+/* A long message of multi-byte characters is kept whole: a cut in the
+ * middle of a character would be invalid UTF-8 and lose the denial. */
+START_TEST(test_long_violation_messages_are_kept)
+{
+    sk_buf image = SK_BUF_INIT;
+    for (int i = 0; i < 700; i++)
+        sk_buf_puts(&image, "\xc3\xa9"); /* é */
+    json_t *violations = json_array();
+    sk_violation_add(violations, "spec.image", "spec.image \"%s\" is not allowed", image.data);
+    ck_assert_uint_eq(json_array_size(violations), 1);
+    const char *msg = sk_json_str(json_array_get(violations, 0), "message", NULL);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_uint_gt(strlen(msg), 1400);
+    /* and a message that is not UTF-8 still records the denial */
+    sk_violation_add(violations, "spec.image", "bad \xff byte");
+    ck_assert_uint_eq(json_array_size(violations), 2);
+    ck_assert_str_eq(sk_json_str(json_array_get(violations, 1), "field", NULL), "spec.image");
+    json_decref(violations);
+    sk_buf_free(&image);
+}
+END_TEST
 
 START_TEST(test_defaults_fill_every_row)
 {
@@ -597,6 +622,52 @@ START_TEST(test_template_resolution)
 }
 END_TEST
 
+/* sk_policy_template_for finds what a review is checked against (the
+ * decision's template), whichever way the workspace names it. */
+START_TEST(test_template_for_matches_the_review)
+{
+    static const struct {
+        const char *ws;  /* metadata and spec */
+        const char *key; /* "ns/name", or NULL: none */
+    } cases[] = {
+        {"metadata: {name: w, namespace: team-a}\n", "team-a/strict"},
+        {"metadata: {name: w, namespace: team-b}\n", "spacekeeper-shared/open"},
+        {"metadata: {name: w}\n", "spacekeeper-shared/open"}, /* "default" has none */
+        {"metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: shared-only}}\n",
+         "spacekeeper-shared/shared-only"},
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {name: locked}}\n", "team-a/locked"},
+        {"metadata: {name: w, namespace: team-b}\nspec: {templateRef: {name: strict, namespace: team-a}}\n",
+         "team-a/strict"},
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {name: ghost}}\n", NULL},
+        {"metadata: {name: w, namespace: team-c}\n", NULL}, /* two defaults */
+        {"metadata: {name: w, namespace: team-a}\nspec: {templateRef: {namespace: team-a}}\n", NULL},
+    };
+    sk_policy_config cfg;
+    sk_policy_config_init(&cfg);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char yaml[512];
+        snprintf(yaml, sizeof yaml, WS_HEAD "%s", cases[i].ws);
+        json_t *obj = th_yaml(yaml);
+        const sk_template *t = sk_policy_template_for(&cfg, store, obj);
+        const char *got = t ? t->key : NULL, *key = cases[i].key;
+        ck_assert_msg(got && key ? strcmp(got, key) == 0 : got == key, "case %zu: got %s", i,
+                      got ? got : "(none)");
+        json_t *want = NULL;
+        if (key) {
+            const char *slash = strchr(key, '/');
+            want = json_pack("{s:s, s:s%}", "name", slash + 1, "namespace", key, (size_t)(slash - key));
+        }
+        sk_decision d;
+        create(yaml, &d);
+        ck_assert_msg(want ? json_equal(want, d.template) : d.template == NULL && !d.allowed,
+                      "case %zu: the decision's template differs", i);
+        json_decref(want);
+        sk_decision_free(&d);
+        json_decref(obj);
+    }
+}
+END_TEST
+
 /* --template-scope namespace: a templateRef reaches only the workspace's
  * own namespace and the shared one. */
 START_TEST(test_template_scope)
@@ -814,7 +885,7 @@ START_TEST(test_reserved_prefix_on_create)
         {"labels: {workspace.jupyter.org/created-by: mallory}", "bob", NULL,
          "metadata.labels.workspace.jupyter.org/created-by"},
         /* other prefixes are the user's */
-        {"labels: {team.example.com/x: y, workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
+        {"labels: {team.example.com/x: \"y\", workspace.jupyter.org.example.com/z: w, app: a}", "bob", NULL, NULL},
         /* admins and trusted service accounts may */
         {"labels: {workspace.jupyter.org/custom-label: x}", "carol", admins, NULL},
         {"labels: {workspace.jupyter.org/custom-label: x}", SK_OPERATOR_USER, NULL, NULL},
@@ -857,7 +928,7 @@ START_TEST(test_reserved_prefix_on_create)
     sk_policy_config cfg;
     sk_policy_config_init(&cfg);
     cfg.trusted_service_accounts = ci;
-    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: y}\n");
+    json_t *obj = th_yaml(WS_HEAD "metadata:\n  name: w\n  namespace: team-a\n  labels: {workspace.jupyter.org/x: \"y\"}\n");
     sk_request req = {.op = SK_OP_CREATE, .object = obj, .user = ci[0]};
     th_review_with(&cfg, store, &req, &d);
     ck_assert_msg(d.allowed, "%s", th_violations(&d));
@@ -1133,6 +1204,7 @@ Suite *policy_suite(void)
     Suite *s = suite_create("policy");
     TCase *tc = tcase_create("workspace");
     tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_long_violation_messages_are_kept);
     tcase_add_test(tc, test_defaults_fill_every_row);
     tcase_add_test(tc, test_defaults_never_override);
     tcase_add_test(tc, test_defaults_never_contradict_the_user);
@@ -1149,6 +1221,7 @@ Suite *policy_suite(void)
     tcase_add_test(tc, test_lifecycle_script_size);
     tcase_add_test(tc, test_idle_shutdown_overrides);
     tcase_add_test(tc, test_template_resolution);
+    tcase_add_test(tc, test_template_for_matches_the_review);
     tcase_add_test(tc, test_template_scope);
     tcase_add_test(tc, test_no_template_at_all);
     tcase_add_test(tc, test_template_without_default_image);

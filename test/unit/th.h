@@ -38,6 +38,9 @@ Suite *kube_suite(void);
 Suite *arena_suite(void);
 Suite *workload_suite(void);
 Suite *cells_suite(void);
+Suite *metadata_suite(void);
+Suite *json_suite(void);
+Suite *json_decode_suite(void);
 Suite *metrics_suite(void);
 
 #endif

@@ -1,0 +1,179 @@
+/* spacekeeper check --cluster and --impact: templates and workspaces from
+ * the API server, read-only (LIST only). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "spacekeeper/buf.h"
+#include "spacekeeper/idle.h"
+#include "spacekeeper/json.h"
+#include "spacekeeper/template_sync.h"
+
+#define PAGE_SIZE 500
+
+/* One line, whatever the API server put in its message. */
+static void print_api_error(const char *what, long status, const char *msg)
+{
+    static const struct {
+        long status;
+        const char *hint;
+    } HINTS[] = {
+        {401, "the credentials of the kubeconfig were refused"},
+        {403, "check needs list on workspacetemplates and workspaces (manifests/ci-reader)"},
+    };
+    const char *hint = NULL;
+    for (size_t i = 0; i < sizeof HINTS / sizeof *HINTS; i++)
+        if (HINTS[i].status == status)
+            hint = HINTS[i].hint;
+    fprintf(stderr, "spacekeeper check: cannot list %s: ", what);
+    for (const char *p = msg; *p; p++)
+        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, stderr);
+    fprintf(stderr, "%s%s\n", hint ? "; " : "", hint ? hint : "");
+}
+
+sk_kube *sk_check_connect(const sk_check_opts *o)
+{
+    sk_kube_config cfg;
+    sk_err err = {{0}};
+    int rc = sk_kube_config_load(&cfg, o->kubeconfig, o->context, &err);
+    /* Like kubectl: with no kubeconfig at all, a pod's service account. */
+    const char *env = getenv("KUBECONFIG"), *host = getenv("KUBERNETES_SERVICE_HOST");
+    if (rc < 0 && !o->kubeconfig && !o->context && !(env && *env) && host && *host) {
+        sk_err in_cluster = {{0}};
+        if (sk_kube_config_in_cluster(&cfg, SK_SERVICEACCOUNT_DIR, &in_cluster) == 0)
+            rc = 0;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "spacekeeper check: --cluster: %s\n", err.msg);
+        return NULL;
+    }
+    sk_kube *k = sk_kube_new(&cfg, &err);
+    sk_kube_config_free(&cfg);
+    if (!k)
+        fprintf(stderr, "spacekeeper check: --cluster: %s\n", err.msg);
+    return k;
+}
+
+json_t *sk_check_list_templates(sk_kube *k)
+{
+    json_t *items = NULL;
+    sk_err err = {{0}};
+    long st = sk_kube_list_all(k, SK_TEMPLATES_PATH, PAGE_SIZE, NULL, &items, NULL, 0, &err);
+    if (st != 200) {
+        print_api_error("WorkspaceTemplates", st, err.msg);
+        return NULL;
+    }
+    return items;
+}
+
+/* ---- --impact ---- */
+
+struct impact {
+    const sk_check_opts *o;
+    const sk_store *was, *now;
+    sk_map *changed;    /* set of "ns/name" */
+    json_t *results;    /* borrowed: the report's */
+    size_t first_result;
+    size_t listed, using, denied;
+};
+
+static int uses_changed(const struct impact *im, const sk_template *t)
+{
+    return t && sk_map_get(im->changed, t->key) != NULL;
+}
+
+/* `ws` with spec.desiredStatus set: a shallow copy, since the engine only
+ * reads the request's objects. */
+static json_t *with_status(const json_t *ws, const char *status)
+{
+    json_t *copy = json_copy((json_t *)ws);
+    json_t *spec = json_object_get(ws, "spec");
+    spec = json_is_object(spec) ? json_copy(spec) : json_object();
+    json_object_set_new(spec, "desiredStatus", json_string(status));
+    json_object_set_new(copy, "spec", spec);
+    /* a LIST's items carry these for custom resources, but not every server's */
+    if (!json_object_get(copy, "apiVersion"))
+        json_object_set_new(copy, "apiVersion", json_string(SK_API_VERSION));
+    if (!json_object_get(copy, "kind"))
+        json_object_set_new(copy, "kind", json_string(SK_KIND_WORKSPACE));
+    return copy;
+}
+
+/* The next start of a workspace, as the webhook sees it; 1 if allowed. */
+static int review_start(const struct impact *im, const json_t *ws)
+{
+    const sk_check_opts *o = im->o;
+    json_t *stopped = with_status(ws, "Stopped"), *running = with_status(ws, "Running");
+    /* the owner starts it, unless --user says who */
+    const char *user = o->user ? o->user
+                               : sk_json_str(ws, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
+    sk_request req = {
+        .op = SK_OP_UPDATE,
+        .object = running,
+        .old_object = stopped,
+        .user = user,
+        .groups = (const char *const *)o->groups,
+    };
+    sk_decision d;
+    sk_policy_review(&o->policy.cfg, im->now, &req, &d);
+    json_array_append_new(im->results, sk_check_result(&d, "cluster", 0));
+    int allowed = d.allowed;
+    sk_decision_free(&d);
+    json_decref(stopped);
+    json_decref(running);
+    return allowed;
+}
+
+static int impact_page(void *ud, const json_t *items, int first)
+{
+    struct impact *im = ud;
+    if (first) { /* a LIST that started over: forget the pages before */
+        while (json_array_size(im->results) > im->first_result)
+            json_array_remove(im->results, json_array_size(im->results) - 1);
+        im->listed = im->using = im->denied = 0;
+    }
+    size_t i;
+    json_t *ws;
+    json_array_foreach(items, i, ws) {
+        im->listed++;
+        if (sk_json_get(ws, "metadata", "deletionTimestamp", NULL))
+            continue; /* going away: it will not start again */
+        const sk_policy_config *cfg = &im->o->policy.cfg;
+        if (!uses_changed(im, sk_policy_template_for(cfg, im->now, ws)) &&
+            !uses_changed(im, sk_policy_template_for(cfg, im->was, ws)))
+            continue;
+        im->using++;
+        im->denied += !review_start(im, ws);
+    }
+    return 0;
+}
+
+int sk_check_impact(const sk_check_opts *o, sk_kube *k, const sk_store *was, const sk_store *now,
+                    const json_t *changed, sk_check_report *report)
+{
+    struct impact im = {.o = o, .was = was, .now = now, .changed = sk_map_new(),
+                        .results = report->results, .first_result = json_array_size(report->results)};
+    size_t i;
+    json_t *key;
+    json_array_foreach(changed, i, key)
+        sk_map_put(im.changed, json_string_value(key), (void *)1);
+    sk_buf path = SK_BUF_INIT;
+    if (o->namespace)
+        sk_buf_printf(&path, "/apis/%s/namespaces/%s/workspaces", SK_API_VERSION, o->namespace);
+    else
+        sk_buf_puts(&path, SK_WORKSPACES_PATH);
+    sk_err err = {{0}};
+    long st = sk_kube_list_pages(k, path.data, PAGE_SIZE, impact_page, &im, NULL, NULL, 0, &err);
+    sk_buf_free(&path);
+    sk_map_free(im.changed);
+    if (st != 200) {
+        print_api_error("Workspaces", st, err.msg);
+        return -1;
+    }
+    report->impact = json_pack("{s:O, s:s?, s:I, s:I, s:I, s:I}", "templates", changed, "namespace",
+                               o->namespace, "workspaces", (json_int_t)im.listed, "using",
+                               (json_int_t)im.using, "denied", (json_int_t)im.denied, "passing",
+                               (json_int_t)(im.using - im.denied));
+    return 0;
+}
