@@ -93,6 +93,13 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
                       sk_decision *out);
 void sk_decision_free(sk_decision *d);
 
+/* The review `workspace` (borrowed) would get at its next start: an UPDATE
+ * from Stopped to Running by `user` (NULL: its created-by user) against
+ * `store` as it is now. The decision's names borrow from `workspace`. */
+void sk_policy_review_start(const sk_policy_config *cfg, const sk_store *store,
+                            const json_t *workspace, const char *user, const char *const *groups,
+                            sk_decision *out);
+
 /* The template a workspace is reviewed against in `store`, found the way a
  * review finds it: spec.templateRef, else the default template of the
  * workspace's namespace, else the shared namespace's. NULL when none

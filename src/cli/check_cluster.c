@@ -83,45 +83,16 @@ static int uses_changed(const struct impact *im, const sk_template *t)
     return t && sk_map_get(im->changed, t->key) != NULL;
 }
 
-/* `ws` with spec.desiredStatus set: a shallow copy, since the engine only
- * reads the request's objects. */
-static json_t *with_status(const json_t *ws, const char *status)
-{
-    json_t *copy = json_copy((json_t *)ws);
-    json_t *spec = json_object_get(ws, "spec");
-    spec = json_is_object(spec) ? json_copy(spec) : json_object();
-    json_object_set_new(spec, "desiredStatus", json_string(status));
-    json_object_set_new(copy, "spec", spec);
-    /* a LIST's items carry these for custom resources, but not every server's */
-    if (!json_object_get(copy, "apiVersion"))
-        json_object_set_new(copy, "apiVersion", json_string(SK_API_VERSION));
-    if (!json_object_get(copy, "kind"))
-        json_object_set_new(copy, "kind", json_string(SK_KIND_WORKSPACE));
-    return copy;
-}
-
-/* The next start of a workspace, as the webhook sees it; 1 if allowed. */
+/* The next start of a workspace, as the webhook sees it; 1 if allowed. The
+ * owner starts it, unless --user says who. */
 static int review_start(const struct impact *im, const json_t *ws)
 {
     const sk_check_opts *o = im->o;
-    json_t *stopped = with_status(ws, "Stopped"), *running = with_status(ws, "Running");
-    /* the owner starts it, unless --user says who */
-    const char *user = o->user ? o->user
-                               : sk_json_str(ws, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
-    sk_request req = {
-        .op = SK_OP_UPDATE,
-        .object = running,
-        .old_object = stopped,
-        .user = user,
-        .groups = (const char *const *)o->groups,
-    };
     sk_decision d;
-    sk_policy_review(&o->policy.cfg, im->now, &req, &d);
+    sk_policy_review_start(&o->policy.cfg, im->now, ws, o->user, (const char *const *)o->groups, &d);
     json_array_append_new(im->results, sk_check_result(&d, "cluster", 0));
     int allowed = d.allowed;
     sk_decision_free(&d);
-    json_decref(stopped);
-    json_decref(running);
     return allowed;
 }
 
