@@ -3,7 +3,7 @@
 SHELL    := /bin/bash
 BUILD    ?= build
 CC       ?= cc
-PKGS     := libmicrohttpd gnutls jansson yaml-0.1 libcurl openssl
+PKGS     := libmicrohttpd gnutls jansson yaml-0.1 libcurl openssl libpcre2-8
 OPT      ?= -O2
 SAN      ?=
 CFLAGS   += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers -Iinclude $(SAN)
@@ -39,7 +39,7 @@ PROBE    := $(BUILD)/kube-probe
 # Debian packages: what each provides is probed by its header or program.
 DEB_PROBES := \
 	microhttpd.h:libmicrohttpd-dev gnutls/gnutls.h:libgnutls28-dev openssl/ssl.h:libssl-dev jansson.h:libjansson-dev \
-	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev check.h:check \
+	yaml.h:libyaml-dev curl/curl.h:libcurl4-openssl-dev pcre2.h:libpcre2-dev check.h:check \
 	bin/pkg-config:pkg-config bin/openssl:openssl bin/curl:curl bin/python3:python3 \
 	py/jsonpatch:python3-jsonpatch py/yaml:python3-yaml py/jsonschema:python3-jsonschema \
 	bin/valgrind:valgrind bin/kubectl:kubectl bin/musl-gcc:musl-tools bin/file:file \

@@ -21,4 +21,9 @@ void sk_pointer_append(sk_buf *ptr, const char *token);
 int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
                  sk_err *err);
 
+/* Appends value (stolen) to the list at doc[path] and records an "add" at
+ * its "/-". Fails if there is no list there. */
+int sk_patch_append(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
+                    sk_err *err);
+
 #endif

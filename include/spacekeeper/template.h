@@ -11,6 +11,7 @@
 
 #include "spacekeeper/map.h"
 #include "spacekeeper/quantity.h"
+#include "spacekeeper/regex.h"
 
 #define SK_LABEL_DEFAULT_TEMPLATE "workspace.jupyter.org/default-template"
 #define SK_LABEL_SYSTEM_TEMPLATE "workspace.jupyter.org/system-template"
@@ -20,6 +21,15 @@ typedef struct sk_bound {
     sk_quantity min, max;
     const char *min_text, *max_text; /* as the admin wrote them, borrowed */
 } sk_bound;
+
+/* One entry of envRequirements (by name) or labelRequirements (by key). */
+typedef struct sk_requirement {
+    const char *key;     /* borrowed: the variable's name or the label's key */
+    int required;
+    const char *pattern; /* borrowed; NULL when none */
+    sk_regex *re;        /* owned; NULL when no pattern or it does not compile */
+    char *re_error;      /* owned: why the pattern does not compile, else NULL */
+} sk_requirement;
 
 typedef struct sk_template {
     json_t *obj;         /* owned: the template's apiVersion, kind, name, namespace,
@@ -45,6 +55,10 @@ typedef struct sk_template {
     const json_t *idle_default; /* borrowed */
 
     const char *app_type;
+
+    sk_requirement *env_reqs, *label_reqs; /* owned arrays */
+    size_t n_env_reqs, n_label_reqs;
+    int allow_custom_init_containers;
 } sk_template;
 
 /* Compiles a WorkspaceTemplate object (borrowed; a reference is taken).

@@ -65,3 +65,23 @@ int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, js
     sk_buf_free(&ptr);
     return rc;
 }
+
+int sk_patch_append(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
+                    sk_err *err)
+{
+    json_t *list = doc;
+    for (size_t i = 0; i < n && list; i++)
+        list = json_object_get(list, path[i]);
+    if (!json_is_array(list)) {
+        json_decref(value);
+        return sk_err_set(err, "cannot append to %s: it is not a list", n ? path[n - 1] : "document");
+    }
+    sk_buf ptr = SK_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        sk_pointer_append(&ptr, path[i]);
+    sk_buf_append(&ptr, "/-", 2);
+    record(ops, "add", &ptr, value);
+    json_array_append_new(list, value);
+    sk_buf_free(&ptr);
+    return 0;
+}

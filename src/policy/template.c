@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "spacekeeper/json.h"
+#include "spacekeeper/spelling.h"
 #include "spacekeeper/violation.h"
 
 static char *join_key(const char *ns, const char *name)
@@ -168,21 +169,94 @@ static void compile_idle(sk_template *t, json_t *violations)
                          "spec.idleShutdownOverrides.allow must be true or false, not %s",
                          sk_json_type_name(allow));
     t->idle_allow = !json_is_false(allow);
-    t->has_idle_min = compile_minutes(json_object_get(ov, "minTimeoutMinutes"),
-                                      "spec.idleShutdownOverrides.minTimeoutMinutes",
-                                      &t->idle_min, violations);
-    t->has_idle_max = compile_minutes(json_object_get(ov, "maxTimeoutMinutes"),
-                                      "spec.idleShutdownOverrides.maxTimeoutMinutes",
-                                      &t->idle_max, violations);
+    const sk_spelling *const spell[2] = {&SK_SPELL_IDLE_MIN, &SK_SPELL_IDLE_MAX};
+    int *has[2] = {&t->has_idle_min, &t->has_idle_max};
+    long long *val[2] = {&t->idle_min, &t->idle_max};
+    const char *used[2];
+    for (int i = 0; i < 2; i++) {
+        const json_t *v;
+        char f[128];
+        if (sk_spelling_get(ov, spell[i], &v, &used[i]) < 0) {
+            snprintf(f, sizeof f, "spec.idleShutdownOverrides.%s", spell[i]->page);
+            sk_violation_add(violations, f,
+                             "spec.idleShutdownOverrides.%s and .%s mean the same and disagree: "
+                             "write one of them",
+                             spell[i]->page, spell[i]->operator);
+            continue;
+        }
+        snprintf(f, sizeof f, "spec.idleShutdownOverrides.%s", used[i]);
+        *has[i] = compile_minutes(v, f, val[i], violations);
+    }
     if (t->has_idle_min && t->has_idle_max && t->idle_min > t->idle_max)
         sk_violation_add(violations, "spec.idleShutdownOverrides",
-                         "spec.idleShutdownOverrides: minTimeoutMinutes %lld is greater than "
-                         "maxTimeoutMinutes %lld",
-                         t->idle_min, t->idle_max);
+                         "spec.idleShutdownOverrides: %s %lld is greater than %s %lld", used[0],
+                         t->idle_min, used[1], t->idle_max);
     if (!t->idle_allow && !t->idle_default)
         sk_violation_add(violations, "spec.idleShutdownOverrides.allow",
                          "spec.idleShutdownOverrides.allow is false but the template has no "
                          "defaultIdleShutdown to lock workspaces to");
+}
+
+/* envRequirements ({name, required, regex}) and labelRequirements ({key,
+ * required, regex}); a pattern that does not compile is kept with its
+ * error, so that reviews refuse rather than pass what it guards. */
+static sk_requirement *compile_requirements(const json_t *spec, const char *field,
+                                            const char *key_name, size_t *n, json_t *violations)
+{
+    json_t *list = json_object_get(spec, field);
+    *n = 0;
+    if (!list)
+        return NULL;
+    if (!json_is_array(list)) {
+        char f[160];
+        snprintf(f, sizeof f, "spec.%s", field);
+        sk_violation_add(violations, f, "%s must be a list, not %s", f, sk_json_type_name(list));
+        return NULL;
+    }
+    sk_requirement *reqs = calloc(json_array_size(list) + 1, sizeof *reqs);
+    if (!reqs)
+        abort();
+    size_t i;
+    json_t *r;
+    json_array_foreach(list, i, r) {
+        char f[160];
+        snprintf(f, sizeof f, "spec.%s[%zu]", field, i);
+        const char *key = sk_json_str(r, key_name, NULL);
+        json_t *required = json_object_get(r, "required"), *regex = json_object_get(r, "regex");
+        if (!key || !*key) {
+            sk_violation_add(violations, f, "%s.%s is required and must be a string", f, key_name);
+            continue;
+        }
+        if (required && !json_is_boolean(required))
+            sk_violation_add(violations, f, "%s.required must be true or false, not %s", f,
+                             sk_json_type_name(required));
+        if (regex && !json_is_string(regex)) {
+            sk_violation_add(violations, f, "%s.regex must be a string, not %s", f,
+                             sk_json_type_name(regex));
+            regex = NULL;
+        }
+        sk_requirement *q = &reqs[(*n)++];
+        q->key = key;
+        q->required = json_is_true(required);
+        q->pattern = json_string_value(regex);
+        if (q->pattern && *q->pattern) {
+            sk_err err;
+            if (!(q->re = sk_regex_new(q->pattern, &err))) {
+                q->re_error = strdup(err.msg);
+                sk_violation_add(violations, f, "%s.regex \"%s\" %s", f, q->pattern, err.msg);
+            }
+        }
+    }
+    return reqs;
+}
+
+static void free_requirements(sk_requirement *reqs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sk_regex_free(reqs[i].re);
+        free(reqs[i].re_error);
+    }
+    free(reqs);
 }
 
 sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *violations)
@@ -233,6 +307,15 @@ sk_template *sk_template_new(const json_t *obj, const char *shared_ns, json_t *v
     compile_resources(t, violations);
     compile_idle(t, violations);
     t->app_type = sk_json_str(spec, "appType", NULL);
+    t->env_reqs = compile_requirements(spec, "envRequirements", "name", &t->n_env_reqs, violations);
+    t->label_reqs =
+        compile_requirements(spec, "labelRequirements", "key", &t->n_label_reqs, violations);
+    json_t *custom = json_object_get(spec, "allowCustomInitContainers");
+    if (custom && !json_is_boolean(custom))
+        sk_violation_add(violations, "spec.allowCustomInitContainers",
+                         "spec.allowCustomInitContainers must be true or false, not %s",
+                         sk_json_type_name(custom));
+    t->allow_custom_init_containers = json_is_true(custom); /* default false */
     return t;
 }
 
@@ -248,6 +331,8 @@ void sk_template_free(sk_template *t)
         sk_map_free(t->resource_bounds);
     }
     sk_map_free(t->allowed_images);
+    free_requirements(t->env_reqs, t->n_env_reqs);
+    free_requirements(t->label_reqs, t->n_label_reqs);
     json_decref(t->obj);
     json_decref(t->empty_spec);
     free(t->name);
@@ -392,7 +477,7 @@ static int same_idle_overrides(const sk_template *a, const sk_template *b)
 /* Workspaces that inherited the old default hold an override of the new one. */
 static int same_idle_default(const sk_template *a, const sk_template *b)
 {
-    return same_json(a->idle_default, b->idle_default);
+    return sk_spelling_same_idle(a->idle_default, b->idle_default);
 }
 
 static int same_secondary_storages(const sk_template *a, const sk_template *b)
@@ -403,6 +488,43 @@ static int same_secondary_storages(const sk_template *a, const sk_template *b)
 static int same_app_type(const sk_template *a, const sk_template *b)
 {
     return same_str(a->app_type, b->app_type);
+}
+
+/* Requirements are a set by key: order means nothing. */
+static int same_requirements(const sk_requirement *a, size_t na, const sk_requirement *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++) {
+        size_t j = 0;
+        while (j < nb && strcmp(a[i].key, b[j].key) != 0)
+            j++;
+        if (j == nb || a[i].required != b[j].required || !same_str(a[i].pattern, b[j].pattern))
+            return 0;
+    }
+    return 1;
+}
+
+static int same_env_requirements(const sk_template *a, const sk_template *b)
+{
+    return same_requirements(a->env_reqs, a->n_env_reqs, b->env_reqs, b->n_env_reqs);
+}
+
+static int same_label_requirements(const sk_template *a, const sk_template *b)
+{
+    return same_requirements(a->label_reqs, a->n_label_reqs, b->label_reqs, b->n_label_reqs);
+}
+
+static int same_custom_init_containers(const sk_template *a, const sk_template *b)
+{
+    return a->allow_custom_init_containers == b->allow_custom_init_containers;
+}
+
+/* Without custom ones allowed, a workspace's list must equal these. */
+static int same_default_init_containers(const sk_template *a, const sk_template *b)
+{
+    return same_json(json_object_get(a->spec, "defaultInitContainers"),
+                     json_object_get(b->spec, "defaultInitContainers"));
 }
 
 /* What an existing workspace is re-checked against when it next starts. */
@@ -419,6 +541,10 @@ static const struct {
     {"defaultIdleShutdown", same_idle_default},
     {"allowSecondaryStorages", same_secondary_storages},
     {"appType", same_app_type},
+    {"envRequirements", same_env_requirements},
+    {"labelRequirements", same_label_requirements},
+    {"allowCustomInitContainers", same_custom_init_containers},
+    {"defaultInitContainers", same_default_init_containers},
 };
 
 const char *sk_template_changed_constraint(const sk_template *was, const sk_template *now)

@@ -51,7 +51,7 @@ START_TEST(test_self_checks_report_everything)
                     "  defaultResources:\n    requests: {cpu: \"16\"}\n    limits: {cpu: \"1\"}\n"
                     "  resourceBounds:\n    resources:\n      cpu: {min: \"1\", max: \"8\"}\n      memory: {min: 10GB}\n"
                     "  idleShutdownOverrides: {allow: false, minTimeoutMinutes: 0}\n"
-                    "  defaultOwnershipType: Shared\n  appType: vim\n",
+                    "  defaultOwnershipType: Shared\n  appType: -vim\n",
            NULL, "admin", &d);
     ck_assert(!d.allowed);
     static const struct {
@@ -68,7 +68,7 @@ START_TEST(test_self_checks_report_everything)
         {"spec.idleShutdownOverrides.minTimeoutMinutes", "at least 1"},
         {"spec.idleShutdownOverrides.allow", "has no defaultIdleShutdown"},
         {"spec.defaultOwnershipType", "\"Shared\" is not one of: Public, OwnerOnly"},
-        {"spec.appType", "\"vim\" is not one of: jupyterlab, code-editor"},
+        {"spec.appType", "\"-vim\" must start and end with a letter or digit"},
     };
     for (size_t i = 0; i < sizeof want / sizeof *want; i++)
         ck_assert_msg(th_has_violation(&d, want[i].field, want[i].text), "missing %s: %s\nin %s",
