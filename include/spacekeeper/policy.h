@@ -6,6 +6,7 @@
 
 #include <jansson.h>
 
+#include "spacekeeper/service_account.h"
 #include "spacekeeper/template.h"
 
 #define SK_API_GROUP "workspace.jupyter.org"
@@ -52,6 +53,9 @@ typedef struct sk_policy_config {
      * labels and annotations on workspaces */
     const char *const *trusted_service_accounts;
     sk_template_scope template_scope;
+    /* Where ServiceAccounts are looked up; NULL: nowhere, so a workspace's
+     * serviceAccountName is neither defaulted nor checked (with a warning). */
+    const sk_sa_source *service_accounts;
 } sk_policy_config;
 
 /* shared namespace, admin groups system:masters and

@@ -285,6 +285,21 @@ static void put_file_templates(const sk_check_opts *o, sk_store *store, const sk
     }
 }
 
+/* ServiceAccounts among the checked documents, for serviceAccountName:
+ * with any (or --cluster) the index is what exists; without, nothing is
+ * known and the engine checks nothing. */
+static void put_file_service_accounts(sk_sa_index *idx, const sk_doclist *fdocs)
+{
+    for (size_t i = 0; i < fdocs->n; i++) {
+        const json_t *v = fdocs->items[i].value;
+        const char *api = sk_json_str(v, "apiVersion", NULL);
+        sk_service_account *sa;
+        if (is_kind(v, "ServiceAccount") && api && strcmp(api, "v1") == 0 &&
+            (sa = sk_service_account_new(v)))
+            sk_sa_index_put(idx, sa);
+    }
+}
+
 static int run_check(sk_check_opts *o)
 {
     sk_doclist tdocs = SK_DOCLIST_INIT, fdocs = SK_DOCLIST_INIT, odocs = SK_DOCLIST_INIT;
@@ -293,6 +308,8 @@ static int run_check(sk_check_opts *o)
     sk_check_report rep = {.results = json_array()};
     json_t *changed = json_array(), *cluster_templates = NULL;
     sk_kube *kube = NULL;
+    sk_sa_index *accounts = sk_sa_index_new();
+    sk_sa_source account_source = sk_sa_index_source(accounts);
     int status = 2;
 
     if (sk_cli_load_docs(o->templates, o->n_templates, &tdocs) < 0 ||
@@ -303,11 +320,16 @@ static int run_check(sk_check_opts *o)
         if (!(kube = sk_check_connect(o)) || !(cluster_templates = sk_check_list_templates(kube)))
             goto out;
         sk_store_replace_all(store, cluster_templates);
+        if (sk_check_list_service_accounts(kube, accounts) == 0)
+            o->policy.cfg.service_accounts = &account_source;
     }
     /* -t templates go in after the cluster's: a changed copy replaces the original. */
     if (sk_cli_load_templates(&tdocs, store, shared, changed) < 0)
         goto out;
     put_file_templates(o, store, &fdocs);
+    put_file_service_accounts(accounts, &fdocs);
+    if (sk_sa_index_count(accounts))
+        o->policy.cfg.service_accounts = &account_source;
 
     if (o->impact) {
         was = sk_store_new(shared);
@@ -333,6 +355,8 @@ out:
     sk_kube_free(kube);
     sk_store_free(store);
     sk_store_free(was);
+    o->policy.cfg.service_accounts = NULL;
+    sk_sa_index_free(accounts);
     sk_doclist_free(&tdocs);
     sk_doclist_free(&fdocs);
     sk_doclist_free(&odocs);

@@ -54,6 +54,10 @@ sk_kube *sk_check_connect(const sk_check_opts *o);
  * (owned); NULL after printing why. */
 json_t *sk_check_list_templates(sk_kube *k);
 
+/* The cluster's ServiceAccounts, all namespaces, into idx: 0, or -1 after
+ * printing why (serviceAccountName is then not checked). */
+int sk_check_list_service_accounts(sk_kube *k, sk_sa_index *idx);
+
 /* --impact: every workspace of the cluster (or of o->namespace) that uses
  * a template whose "ns/name" is in `changed` (an array of strings), by
  * reference or as a namespace or shared default, before the change (`was`)

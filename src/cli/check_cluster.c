@@ -12,15 +12,16 @@
 
 #define PAGE_SIZE 500
 
-/* One line, whatever the API server put in its message. */
-static void print_api_error(const char *what, long status, const char *msg)
+/* One line, whatever the API server put in its message; `then` (or NULL)
+ * says what follows from it. */
+static void print_api_note(const char *what, long status, const char *msg, const char *then)
 {
     static const struct {
         long status;
         const char *hint;
     } HINTS[] = {
         {401, "the credentials of the kubeconfig were refused"},
-        {403, "check needs list on workspacetemplates and workspaces (manifests/ci-reader)"},
+        {403, "check needs list on workspacetemplates, workspaces and serviceaccounts (manifests/ci-reader)"},
     };
     const char *hint = NULL;
     for (size_t i = 0; i < sizeof HINTS / sizeof *HINTS; i++)
@@ -29,7 +30,13 @@ static void print_api_error(const char *what, long status, const char *msg)
     fprintf(stderr, "spacekeeper check: cannot list %s: ", what);
     for (const char *p = msg; *p; p++)
         fputc(*p == '\n' || *p == '\r' ? ' ' : *p, stderr);
-    fprintf(stderr, "%s%s\n", hint ? "; " : "", hint ? hint : "");
+    fprintf(stderr, "%s%s%s%s\n", hint ? "; " : "", hint ? hint : "", then ? "; " : "",
+            then ? then : "");
+}
+
+static void print_api_error(const char *what, long status, const char *msg)
+{
+    print_api_note(what, status, msg, NULL);
 }
 
 sk_kube *sk_check_connect(const sk_check_opts *o)
@@ -65,6 +72,26 @@ json_t *sk_check_list_templates(sk_kube *k)
         return NULL;
     }
     return items;
+}
+
+int sk_check_list_service_accounts(sk_kube *k, sk_sa_index *idx)
+{
+    json_t *items = NULL;
+    sk_err err = {{0}};
+    long st = sk_kube_list_all(k, "/api/v1/serviceaccounts", PAGE_SIZE, NULL, &items, NULL, 0, &err);
+    if (st != 200) {
+        print_api_note("ServiceAccounts", st, err.msg, "spec.serviceAccountName is not checked");
+        return -1;
+    }
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        sk_service_account *sa = sk_service_account_new(item);
+        if (sa)
+            sk_sa_index_put(idx, sa);
+    }
+    json_decref(items);
+    return 0;
 }
 
 /* ---- --impact ---- */

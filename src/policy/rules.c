@@ -47,7 +47,8 @@ const struct skp_rule skp_rules[] = {
      SKP_OBJECT, SKP_FILL, NULL},
     /* service_accounts.c */
     {"spec.serviceAccountName", {"spec", "serviceAccountName"}, {NULL}, NULL, SKP_STRING,
-     SKP_FILL, skp_service_accounts_check, NULL, skp_service_accounts_derive},
+     SKP_FILL, skp_service_accounts_check, NULL, skp_service_accounts_derive, NULL,
+     SKP_CHECK_ABSENT},
     /* app.c */
     {"spec.lifecycle", {"spec", "lifecycle"}, {"defaultLifecycle"}, NULL, SKP_OBJECT, SKP_FILL,
      skp_app_check_lifecycle},

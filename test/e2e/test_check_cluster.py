@@ -160,6 +160,10 @@ class ClusterTest(unittest.TestCase):
                 workspace("no-such-template", "team-b", ref=("gone", "team-b"))]
         for w in wss:
             del w["status"]
+        # with a ServiceAccount among the files, both runs know the ServiceAccounts
+        # (the cluster's are listed): each workspace gets its namespace's default
+        wss.append({"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "default", "namespace": "team-a"}})
         f = self.write("workspaces.yaml", wss)
         code_t, out_t, err = run("check", "-t", files, "-f", f, "-o", "json", "--user", "alice")
         self.assertIn(code_t, (0, 1), err)
@@ -170,9 +174,13 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(json.loads(out_c), json.loads(out_t))
         denied = {r["name"] for r in json.loads(out_c)["results"] if not r["allowed"]}
         self.assertEqual(denied, {"bad-image", "too-big", "no-such-template"})
-        # one paged LIST of templates, and nothing else asked of the server
+        accounts = {r["name"]: r["object"]["spec"].get("serviceAccountName")
+                    for r in json.loads(out_c)["results"] if r.get("object")}
+        self.assertEqual(set(accounts.values()) - {None}, {"default"}, accounts)
+        # one paged LIST of templates and one of ServiceAccounts, nothing else asked of the server
         self.assertEqual([(m, p, q) for m, p, q, _ in self.env.fake.requests[before:]],
-                         [("GET", "/apis/workspace.jupyter.org/v1alpha1/workspacetemplates", {"limit": "500"})])
+                         [("GET", "/apis/workspace.jupyter.org/v1alpha1/workspacetemplates", {"limit": "500"}),
+                          ("GET", "/api/v1/serviceaccounts", {"limit": "500"})])
 
     def test_a_file_template_replaces_the_clusters_copy(self):
         f = self.write("ws.yaml", [workspace("new", "team-a", ref=STRICT, image="img:3")])
@@ -298,8 +306,15 @@ class ClusterTest(unittest.TestCase):
         self.assert_one_line_error(["--cluster", "-f", ws], "403 Forbidden",
                                    'cannot list resource "workspacetemplates" in API group '
                                    '"workspace.jupyter.org" at the cluster scope', "manifests/ci-reader")
+        # templates readable, ServiceAccounts not: one line says so, and the check goes on
         self.env.fake.rules = [{"apiGroups": ["workspace.jupyter.org"], "resources": ["workspacetemplates"],
                                 "verbs": ["list"]}]
+        code, out, err = self.check("--cluster", "-f", ws)
+        self.assertEqual(code, 0, out + err)
+        self.assertEqual(len(err.splitlines()), 1, err)
+        self.assertIn('cannot list ServiceAccounts: API server answered 403 Forbidden', err)
+        self.assertIn("spec.serviceAccountName is not checked", err)
+        self.env.fake.rules.append({"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["list"]})
         self.assert_one_line_error(["--impact", "-t", changed], "cannot list Workspaces: ", "403 Forbidden")
         self.assert_one_line_error(["--impact", "-t", changed, "-n", "team-a"], "403 Forbidden",
                                    'in the namespace "team-a"')

@@ -43,6 +43,8 @@ class ManifestsTest(ManifestChecks, unittest.TestCase):
         role = by_kind(objs, "ClusterRole", "spacekeeper-ci-reader")[0]
         self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
                                           "resources": ["workspaces", "workspacetemplates"],
+                                          "verbs": ["list"]},
+                                         {"apiGroups": [""], "resources": ["serviceaccounts"],
                                           "verbs": ["list"]}])
         (sa,) = by_kind(objs, "ServiceAccount", "spacekeeper-ci")
         self.assertEqual(sa["metadata"]["namespace"], NS)
