@@ -431,6 +431,7 @@ const char *sk_template_scope_name(sk_template_scope scope)
 
 void sk_policy_config_init(sk_policy_config *cfg)
 {
+    memset(cfg, 0, sizeof *cfg);
     cfg->shared_namespace = SK_DEFAULT_SHARED_NAMESPACE;
     cfg->admin_groups = DEFAULT_ADMIN_GROUPS;
     cfg->controller_user = SK_DEFAULT_CONTROLLER_USER;

@@ -198,8 +198,16 @@ static int index_defaults(const void *ctx, const char *ns, const sk_service_acco
         const sk_service_account *sa = v;
         if (!sa->is_default || strcmp(sa->ns, ns) != 0)
             continue;
+        /* the first two by name, whatever the hash order, so that messages are stable */
         if (n < 2)
             out[n] = sa;
+        else if (strcmp(sa->name, out[1]->name) < 0)
+            out[1] = sa;
+        if (n >= 1 && strcmp(out[1]->name, out[0]->name) < 0) {
+            const sk_service_account *t = out[0];
+            out[0] = out[1];
+            out[1] = t;
+        }
         n++;
     }
     return n;
