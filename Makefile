@@ -140,6 +140,7 @@ test-unit: $(UNIT) $(BIN)
 
 test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_check.py $(BIN)
+	$(PYTHON) test/e2e/test_check_operator.py $(BIN)
 	$(PYTHON) test/e2e/test_check_cluster.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
