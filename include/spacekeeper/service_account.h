@@ -41,17 +41,31 @@ int sk_service_account_allows(const sk_service_account *sa, const char *user,
 /* Does `name` match a pattern of * (any run) and ? (any one character)? */
 int sk_service_account_pattern_match(const char *pattern, const char *name);
 
-/* How the engine finds ServiceAccounts. Each call answers -1 when it does
- * not know (not yet listed, or its watch is down): the engine then checks
- * nothing, rather than refusing on a guess. */
+/* How the engine asks about ServiceAccounts. Answers are copied out, so a
+ * source may lock only for the call. Each answers -1 when it does not know
+ * (not yet listed, or its watch is down): the engine then checks nothing,
+ * rather than refusing on a guess. */
+#define SK_SA_NAME_MAX 254 /* a DNS subdomain and its NUL */
+#define SK_SA_ALLOWED 1
+#define SK_SA_NOT_NAMED 0
+#define SK_SA_UNKNOWN (-1)
+#define SK_SA_MISSING (-2)
+
 typedef struct sk_sa_source {
-    /* 1 with *out, 0 when there is no such ServiceAccount, -1 unknown */
-    int (*get)(const void *ctx, const char *ns, const char *name, const sk_service_account **out);
-    /* the namespace's default-labelled ones: how many (out[] holds the
-     * first two), or -1 unknown */
-    int (*defaults)(const void *ctx, const char *ns, const sk_service_account *out[2]);
+    /* May this user give a workspace in ns the ServiceAccount `name`?
+     * One of the SK_SA_ answers. */
+    int (*access)(const void *ctx, const char *ns, const char *name, const char *user,
+                  const char *const *groups);
+    /* How many of ns's ServiceAccounts are labelled default, with the first
+     * two names (by name) copied into names; -1 unknown. */
+    int (*defaults)(const void *ctx, const char *ns, char names[2][SK_SA_NAME_MAX]);
     const void *ctx;
 } sk_sa_source;
+
+/* For sources: the access answer for a ServiceAccount found (or NULL), and
+ * one more default-labelled name counted into n and names. */
+int sk_sa_access(const sk_service_account *sa, const char *user, const char *const *groups);
+void sk_sa_defaults_add(char names[2][SK_SA_NAME_MAX], int *n, const char *name);
 
 /* A plain index of ServiceAccounts, for check: not locked, owned items. */
 typedef struct sk_sa_index sk_sa_index;

@@ -1,5 +1,6 @@
 #include "spacekeeper/service_account.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,17 +179,40 @@ size_t sk_sa_index_count(const sk_sa_index *idx)
     return sk_map_count(idx->by_key);
 }
 
-static int index_get(const void *ctx, const char *ns, const char *name,
-                     const sk_service_account **out)
+int sk_sa_access(const sk_service_account *sa, const char *user, const char *const *groups)
+{
+    if (!sa)
+        return SK_SA_MISSING;
+    return sk_service_account_allows(sa, user, groups) ? SK_SA_ALLOWED : SK_SA_NOT_NAMED;
+}
+
+/* Keeps the first two names by name, whatever the order they come in, so
+ * that messages are stable. */
+void sk_sa_defaults_add(char names[2][SK_SA_NAME_MAX], int *n, const char *name)
+{
+    int slot = *n < 2 ? *n : (strcmp(name, names[1]) < 0 ? 1 : -1);
+    if (slot >= 0)
+        snprintf(names[slot], SK_SA_NAME_MAX, "%s", name);
+    if (*n >= 1 && slot >= 0 && strcmp(names[1], names[0]) < 0) {
+        char t[SK_SA_NAME_MAX];
+        memcpy(t, names[0], sizeof t);
+        memcpy(names[0], names[1], sizeof t);
+        memcpy(names[1], t, sizeof t);
+    }
+    (*n)++;
+}
+
+static int index_access(const void *ctx, const char *ns, const char *name, const char *user,
+                        const char *const *groups)
 {
     const sk_sa_index *idx = ctx;
     char *key = join_key(ns, name);
-    *out = sk_map_get(idx->by_key, key);
+    int answer = sk_sa_access(sk_map_get(idx->by_key, key), user, groups);
     free(key);
-    return *out != NULL;
+    return answer;
 }
 
-static int index_defaults(const void *ctx, const char *ns, const sk_service_account *out[2])
+static int index_defaults(const void *ctx, const char *ns, char names[2][SK_SA_NAME_MAX])
 {
     const sk_sa_index *idx = ctx;
     const char *k;
@@ -196,24 +220,13 @@ static int index_defaults(const void *ctx, const char *ns, const sk_service_acco
     int n = 0;
     for (size_t i = 0; sk_map_next(idx->by_key, &i, &k, &v);) {
         const sk_service_account *sa = v;
-        if (!sa->is_default || strcmp(sa->ns, ns) != 0)
-            continue;
-        /* the first two by name, whatever the hash order, so that messages are stable */
-        if (n < 2)
-            out[n] = sa;
-        else if (strcmp(sa->name, out[1]->name) < 0)
-            out[1] = sa;
-        if (n >= 1 && strcmp(out[1]->name, out[0]->name) < 0) {
-            const sk_service_account *t = out[0];
-            out[0] = out[1];
-            out[1] = t;
-        }
-        n++;
+        if (sa->is_default && strcmp(sa->ns, ns) == 0)
+            sk_sa_defaults_add(names, &n, sa->name);
     }
     return n;
 }
 
 sk_sa_source sk_sa_index_source(const sk_sa_index *idx)
 {
-    return (sk_sa_source){.get = index_get, .defaults = index_defaults, .ctx = idx};
+    return (sk_sa_source){.access = index_access, .defaults = index_defaults, .ctx = idx};
 }

@@ -3,6 +3,7 @@
  * becomes the namespace's default ServiceAccount; any other is allowed only
  * to the users its annotations name (see service_account.h). Admins, the
  * controller and the trusted service accounts may set any that exists. */
+#include <stdio.h>
 #include <string.h>
 
 #include "engine.h"
@@ -10,28 +11,27 @@
 
 #define FALLBACK_SA "default"
 
-/* The namespace's default: 1 with *name, 0 when two are labelled (*two
- * filled), -1 when not known. */
-static int default_sa(const sk_sa_source *src, const char *ns, const char **name,
-                      const sk_service_account *two[2])
+/* The namespace's default: 1 with names[0], 0 when two are labelled
+ * (both named), -1 when not known. */
+static int default_sa(const sk_sa_source *src, const char *ns, char names[2][SK_SA_NAME_MAX])
 {
-    int n = src->defaults(src->ctx, ns, two);
+    int n = src->defaults(src->ctx, ns, names);
     if (n < 0)
         return -1;
     if (n > 1)
         return 0;
-    *name = n == 1 ? two[0]->name : FALLBACK_SA;
+    if (n == 0)
+        snprintf(names[0], SK_SA_NAME_MAX, "%s", FALLBACK_SA);
     return 1;
 }
 
 json_t *skp_service_accounts_derive(const struct eval *ev)
 {
     const sk_sa_source *src = ev->cfg->service_accounts;
-    const sk_service_account *two[2];
-    const char *name;
-    if (!src || default_sa(src, ev->out->namespace, &name, two) != 1)
+    char names[2][SK_SA_NAME_MAX];
+    if (!src || default_sa(src, ev->out->namespace, names) != 1)
         return NULL; /* the check says why */
-    return json_string(name);
+    return json_string(names[0]);
 }
 
 static int exempt(const struct eval *ev)
@@ -50,15 +50,13 @@ void skp_service_accounts_check(struct eval *ev, const char *field, const json_t
                         json_string_value(v));
         return;
     }
-    const sk_service_account *two[2];
-    const char *dflt = NULL;
-    int d = default_sa(src, ns, &dflt, two);
+    char names[2][SK_SA_NAME_MAX];
+    int d = default_sa(src, ns, names);
     if (d == 0 && !v) {
         skp_violation(ev, field,
                       "%s is not set and namespace \"%s\" has two default ServiceAccounts, \"%s\" "
                       "and \"%s\" (label %s=true): set %s or ask an admin to keep one default",
-                      field, ns, two[0]->name, two[1]->name, SK_LABEL_DEFAULT_SERVICE_ACCOUNT,
-                      field);
+                      field, ns, names[0], names[1], SK_LABEL_DEFAULT_SERVICE_ACCOUNT, field);
         return;
     }
     if (!v)
@@ -68,21 +66,20 @@ void skp_service_accounts_check(struct eval *ev, const char *field, const json_t
         skp_violation(ev, field, "%s must not be empty", field);
         return;
     }
-    if (d == 1 && strcmp(name, dflt) == 0)
+    if (d == 1 && strcmp(name, names[0]) == 0)
         return; /* the namespace's default is everyone's */
-    const sk_service_account *sa = NULL;
-    int found = src->get(src->ctx, ns, name, &sa);
-    if (found < 0 || d < 0) {
+    int access = src->access(src->ctx, ns, name, ev->req->user, ev->req->groups);
+    if (access == SK_SA_UNKNOWN || d < 0) {
         skp_warning(ev, "%s \"%s\" was not checked: the ServiceAccounts of namespace \"%s\" are "
                     "not known right now", field, name, ns);
         return;
     }
-    if (!found) {
+    if (access == SK_SA_MISSING) {
         skp_violation(ev, field, "%s: ServiceAccount \"%s\" does not exist in namespace \"%s\"",
                       field, name, ns);
         return;
     }
-    if (exempt(ev) || sk_service_account_allows(sa, ev->req->user, ev->req->groups))
+    if (access == SK_SA_ALLOWED || exempt(ev))
         return;
     skp_violation(ev, field,
                   "%s: \"%s\" may not use ServiceAccount \"%s\": its annotations %s, %s and %s do "
