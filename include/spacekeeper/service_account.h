@@ -67,7 +67,8 @@ typedef struct sk_sa_source {
 int sk_sa_access(const sk_service_account *sa, const char *user, const char *const *groups);
 void sk_sa_defaults_add(char names[2][SK_SA_NAME_MAX], int *n, const char *name);
 
-/* A plain index of ServiceAccounts, for check: not locked, owned items. */
+/* A plain index of ServiceAccounts, for check: owned items, not locked (one
+ * thread at a time, queries included). */
 typedef struct sk_sa_index sk_sa_index;
 
 sk_sa_index *sk_sa_index_new(void);

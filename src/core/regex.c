@@ -2,6 +2,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,13 +132,36 @@ void sk_regex_free(sk_regex *re)
     free(re);
 }
 
+/* One per thread, for every search: a match needs room for one pair only.
+ * Freed at thread exit by the key's destructor. */
+static pthread_key_t md_key;
+static pthread_once_t md_once = PTHREAD_ONCE_INIT;
+
+static void md_free(void *md)
+{
+    pcre2_match_data_free(md);
+}
+
+static void md_init(void)
+{
+    if (pthread_key_create(&md_key, md_free) != 0)
+        abort();
+}
+
+static pcre2_match_data *thread_match_data(void)
+{
+    pthread_once(&md_once, md_init);
+    pcre2_match_data *md = pthread_getspecific(md_key);
+    if (!md) {
+        if (!(md = pcre2_match_data_create(1, NULL)) || pthread_setspecific(md_key, md) != 0)
+            abort();
+    }
+    return md;
+}
+
 int sk_regex_search(const sk_regex *re, const char *s, size_t n)
 {
-    pcre2_match_data *md = pcre2_match_data_create(1, NULL);
-    if (!md)
-        abort();
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, md, re->mctx);
-    pcre2_match_data_free(md);
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)s, n, 0, 0, thread_match_data(), re->mctx);
     if (rc >= 0)
         return 1;
     return rc == PCRE2_ERROR_NOMATCH ? 0 : -1;

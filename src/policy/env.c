@@ -21,20 +21,24 @@ static const json_t *find_named(const json_t *list, const char *name)
     return NULL;
 }
 
-/* The entries themselves: what the pod spec would refuse. */
+/* The entries themselves: what the pod spec would refuse. Field names are
+ * formatted only for a violation: lists run to dozens of entries. */
 static void check_entries(struct eval *ev, const char *field, const json_t *v)
 {
     size_t i;
     json_t *e;
     char f[320];
     json_array_foreach(v, i, e) {
-        snprintf(f, sizeof f, "%s[%zu]", field, i);
         const char *name = sk_json_str(e, "name", NULL);
         const json_t *value = json_object_get(e, "value");
-        if (!json_is_object(e) || !name || !*name)
-            skp_violation(ev, f, "%s must be an object with a non-empty string name", f);
-        else if (value && !json_is_string(value))
+        int bad_value = value && !json_is_string(value);
+        if (json_is_object(e) && name && *name && !bad_value)
+            continue;
+        snprintf(f, sizeof f, "%s[%zu]", field, i);
+        if (bad_value)
             skp_violation(ev, f, "%s.value must be a string, not %s", f, sk_json_type_name(value));
+        else
+            skp_violation(ev, f, "%s must be an object with a non-empty string name", f);
     }
 }
 

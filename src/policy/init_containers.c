@@ -14,11 +14,14 @@ void skp_init_containers_check(struct eval *ev, const char *field, const json_t 
     json_t *c;
     char f[320];
     json_array_foreach(v, i, c) {
-        snprintf(f, sizeof f, "%s[%zu]", field, i);
         const char *name = sk_json_str(c, "name", NULL);
-        if (!json_is_object(c) || !name || !*name)
+        int named = json_is_object(c) && name && *name;
+        if (named && json_is_string(json_object_get(c, "image")))
+            continue;
+        snprintf(f, sizeof f, "%s[%zu]", field, i);
+        if (!named)
             skp_violation(ev, f, "%s must be an object with a non-empty string name", f);
-        else if (!json_is_string(json_object_get(c, "image")))
+        else
             skp_violation(ev, f, "%s.image is required and must be a string", f);
     }
     const sk_template *t = ev->tpl;

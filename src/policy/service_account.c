@@ -144,8 +144,15 @@ int sk_service_account_allows(const sk_service_account *sa, const char *user,
 
 /* ---- the index check reads ---- */
 
+/* A namespace's default-labelled names, as sk_sa_defaults_add keeps them. */
+struct ns_defaults {
+    int n;
+    char names[2][SK_SA_NAME_MAX];
+};
+
 struct sk_sa_index {
-    sk_map *by_key; /* "ns/name" -> sk_service_account*, owned */
+    sk_map *by_key;      /* "ns/name" -> sk_service_account*, owned */
+    sk_map *defaults;    /* ns -> struct ns_defaults*, owned; built on first use */
 };
 
 sk_sa_index *sk_sa_index_new(void)
@@ -157,10 +164,21 @@ sk_sa_index *sk_sa_index_new(void)
     return idx;
 }
 
+static void drop_defaults(sk_sa_index *idx)
+{
+    const char *k;
+    void *v;
+    for (size_t i = 0; idx->defaults && sk_map_next(idx->defaults, &i, &k, &v);)
+        free(v);
+    sk_map_free(idx->defaults);
+    idx->defaults = NULL;
+}
+
 void sk_sa_index_free(sk_sa_index *idx)
 {
     if (!idx)
         return;
+    drop_defaults(idx);
     const char *k;
     void *v;
     for (size_t i = 0; sk_map_next(idx->by_key, &i, &k, &v);)
@@ -172,6 +190,7 @@ void sk_sa_index_free(sk_sa_index *idx)
 void sk_sa_index_put(sk_sa_index *idx, sk_service_account *sa)
 {
     sk_service_account_free(sk_map_put(idx->by_key, sa->key, sa));
+    drop_defaults(idx);
 }
 
 size_t sk_sa_index_count(const sk_sa_index *idx)
@@ -212,18 +231,37 @@ static int index_access(const void *ctx, const char *ns, const char *name, const
     return answer;
 }
 
-static int index_defaults(const void *ctx, const char *ns, char names[2][SK_SA_NAME_MAX])
+/* Each namespace's defaults, found in one pass the first time they are
+ * asked for, so that a review does not scan every ServiceAccount. */
+static void build_defaults(sk_sa_index *idx)
 {
-    const sk_sa_index *idx = ctx;
+    idx->defaults = sk_map_new();
     const char *k;
     void *v;
-    int n = 0;
     for (size_t i = 0; sk_map_next(idx->by_key, &i, &k, &v);) {
         const sk_service_account *sa = v;
-        if (sa->is_default && strcmp(sa->ns, ns) == 0)
-            sk_sa_defaults_add(names, &n, sa->name);
+        if (!sa->is_default)
+            continue;
+        struct ns_defaults *d = sk_map_get(idx->defaults, sa->ns);
+        if (!d) {
+            if (!(d = calloc(1, sizeof *d)))
+                abort();
+            sk_map_put(idx->defaults, sa->ns, d);
+        }
+        sk_sa_defaults_add(d->names, &d->n, sa->name);
     }
-    return n;
+}
+
+static int index_defaults(const void *ctx, const char *ns, char names[2][SK_SA_NAME_MAX])
+{
+    sk_sa_index *idx = (sk_sa_index *)ctx; /* the lazily built part; check is single-threaded */
+    if (!idx->defaults)
+        build_defaults(idx);
+    const struct ns_defaults *d = sk_map_get(idx->defaults, ns);
+    if (!d)
+        return 0;
+    memcpy(names, d->names, sizeof d->names);
+    return d->n;
 }
 
 sk_sa_source sk_sa_index_source(const sk_sa_index *idx)
