@@ -144,6 +144,7 @@ test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_check_cluster.py $(BIN)
 	$(PYTHON) test/e2e/test_serve.py $(BIN)
 	$(PYTHON) test/e2e/test_manifests.py $(BIN)
+	$(PYTHON) test/e2e/test_operator_schema.py
 	HELM=$(HELM) $(PYTHON) test/e2e/test_chart.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)

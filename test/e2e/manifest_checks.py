@@ -346,16 +346,28 @@ class ManifestChecks:
         # what the controller reads must survive pruning, in both spellings
         idle = ws["idleShutdown"]["properties"]
         self.assertEqual(idle["idleTimeoutInMinutes"], {"type": "integer", "minimum": 1})
-        stamp = idle["detection"]["properties"]["httpGet"]["properties"]["lastActivityTimestamp"]["properties"]
+        http_get = idle["detection"]["properties"]["httpGet"]["properties"]
+        stamp = http_get["lastActivityTimestamp"]["properties"]
         self.assertEqual(stamp["format"]["enum"], ["RFC3339", "unix"])
         self.assertEqual(stamp["responseBodyPath"], {"type": "string"})
+        self.assertEqual(http_get["transport"]["enum"], ["podExec", "network"])
+        self.assertEqual(http_get["httpHeaders"]["items"]["required"], ["name", "value"])
+        # the operator's fields beside the page's (test_operator_schema.py checks them all)
+        for f in ("env", "initContainers", "readinessProbe", "containerSecurityContext", "accessType",
+                  "serviceAccountName"):
+            self.assertIn(f, ws)
         tpl = self.schemas["WorkspaceTemplate"]["properties"]["spec"]["properties"]
         for f in ("defaultImage", "allowedImages", "allowCustomImages", "defaultResources", "resourceBounds",
                   "primaryStorage", "defaultContainerConfig", "defaultPodSecurityContext", "defaultOwnershipType",
                   "defaultAccessStrategy", "defaultLifecycle", "defaultIdleShutdown", "idleShutdownOverrides",
                   "allowSecondaryStorages", "appType", "defaultNodeSelector", "defaultAffinity",
-                  "defaultTolerations", "displayName", "description"):
+                  "defaultTolerations", "displayName", "description", "baseEnv", "envRequirements", "baseLabels",
+                  "labelRequirements", "defaultInitContainers", "allowCustomInitContainers", "defaultReadinessProbe",
+                  "defaultContainerSecurityContext", "defaultAccessType", "defaultVolumes"):
             self.assertIn(f, tpl)
+        bounds = tpl["idleShutdownOverrides"]["properties"]
+        self.assertTrue({"minTimeoutMinutes", "maxTimeoutMinutes", "minIdleTimeoutInMinutes",
+                         "maxIdleTimeoutInMinutes"} <= bounds.keys())
 
     def test_system_templates_validate_and_pass_their_checks(self):
         templates = by_kind(self.objs, "WorkspaceTemplate")
