@@ -280,30 +280,70 @@ class OperatorDialectTest(unittest.TestCase):
                 warnings = doc["results"][0]["warnings"]
                 self.assertEqual(any("constraints changed" in w for w in warnings), warned, warnings)
 
-    def test_the_operators_idle_shutdown_samples(self):
-        """The operator's four idle-shutdown samples (templateRef repaired to an
-        object), rewritten as fixtures: each is admitted or denied as its own
-        comments say."""
-        d = os.path.join(OPERATOR_FIXTURES, "idle-shutdown")
-        if not os.path.isdir(d):
-            self.skipTest("no operator fixtures")
-        with open(os.path.join(d, "expected.yaml")) as f:
-            expected = yaml.safe_load(f)
-        code, doc = self.check_dir(d)
-        got = {r["name"]: r for r in doc["results"] if r["kind"] == "Workspace"}
-        self.assertEqual(set(got), set(expected), doc["results"])
-        for name, want in expected.items():
-            with self.subTest(workspace=name):
-                r = got[name]
-                self.assertEqual(r["allowed"], want["allowed"], r["violations"])
-                if "violation" in want:
-                    self.assertTrue(any(want["violation"] in v["message"] for v in r["violations"]),
-                                    r["violations"])
+    def fixture_verdict(self, path):
+        """(allowed, why) from the fixture's first line: "# admitted: ..." or "# denied: ..."."""
+        with open(path) as f:
+            first = f.readline()
+        self.assertRegex(first, r"^# (admitted|denied): ", path)
+        return first.startswith("# admitted"), first
 
-    def check_dir(self, d):
-        code, out, err = run("check", "-f", d, "-o", "json", "--user", "alice")
+    def check_fixture(self, path, user="alice", groups=()):
+        args = ["check", "-t", os.path.join(OPERATOR_FIXTURES, "templates"),
+                "-f", os.path.join(OPERATOR_FIXTURES, "serviceaccounts.yaml"), "-f", path,
+                "-o", "json", "--user", user]
+        for g in groups:
+            args += ["--group", g]
+        code, out, err = run(*args)
         self.assertIn(code, (0, 1), err)
-        return code, json.loads(out)
+        (r,) = [r for r in json.loads(out)["results"] if r["kind"] == "Workspace"]
+        return r
+
+    # the field each denied fixture is refused for
+    DENIED_FIELD = {"04": "spec.idleShutdown", "06": "spec.env[TEAM_ID]", "07": "metadata.labels[cost-center]",
+                    "08": "spec.initContainers", "11": "spec.serviceAccountName"}
+
+    def test_the_operators_samples_and_rules(self):
+        """The operator's four idle-shutdown samples (01-04, templateRef repaired
+        to an object) and the fixtures of the other rules, written in the
+        operator's spellings: each admitted or denied as its first line says."""
+        d = os.path.join(OPERATOR_FIXTURES, "workspaces")
+        files = sorted(os.listdir(d))
+        self.assertGreaterEqual(len(files), 4)
+        for name in files:
+            with self.subTest(fixture=name):
+                path = os.path.join(d, name)
+                allowed, why = self.fixture_verdict(path)
+                r = self.check_fixture(path)
+                self.assertEqual(r["allowed"], allowed, (why, r["violations"]))
+                field = self.DENIED_FIELD.get(name[:2])
+                if not allowed:
+                    self.assertIsNotNone(field, f"{name}: say which field it is denied for")
+                    self.assertIn(field, [v["field"] for v in r["violations"]], r["violations"])
+                else:
+                    with open(path) as f:
+                        original = yaml.safe_load(f)
+                    self.assert_patch_gives_object(original, r)
+        # the locked sample is refused for overriding the lock, naming the template's value
+        r = self.check_fixture(os.path.join(d, "04-override-locked.yaml"))
+        self.assertIn("cannot be overridden: template \"locked-template\" locks idle shutdown to enabled=true, "
+                      "idleTimeoutInMinutes=2", r["violations"][0]["message"])
+        # the inheriting sample gets the template's idle shutdown in the template's spelling
+        r = self.check_fixture(os.path.join(d, "02-inherits.yaml"))
+        self.assertEqual(r["object"]["spec"]["idleShutdown"]["idleTimeoutInMinutes"], 3)
+        # the default ServiceAccount is the labelled one
+        r = self.check_fixture(os.path.join(d, "12-default-service-account.yaml"))
+        self.assertEqual(r["object"]["spec"]["serviceAccountName"], "notebook-default")
+
+    def test_the_service_account_fixture_by_user(self):
+        path = os.path.join(OPERATOR_FIXTURES, "workspaces", "10-service-account.yaml")
+        for user, groups, allowed in (("alice", (), True),
+                                      ("arn:aws:sts::111122223333:assumed-role/DataScientist/bob", (), True),
+                                      ("arn:aws:sts::111122223333:assumed-role/Intern/bob", (), False),
+                                      ("dave", ("ml-team",), True), ("dave", (), False),
+                                      ("dave", ("system:masters",), True)):
+            with self.subTest(user=user, groups=groups):
+                r = self.check_fixture(path, user, groups)
+                self.assertEqual(r["allowed"], allowed, r["violations"])
 
 
 if __name__ == "__main__":
