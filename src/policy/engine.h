@@ -33,7 +33,6 @@ struct eval {
     const sk_template *tpl;     /* NULL when the workspace has none */
     const json_t *old_spec;     /* NULL on CREATE and in template self-checks */
     json_t *obj;                /* the object being defaulted (out->object) */
-    const json_t *user_spec;    /* the spec as the request wrote it, before defaults */
     sk_decision *out;
     skp_change change;
     int self_check;             /* checking a template's own defaults */
