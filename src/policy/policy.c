@@ -195,23 +195,37 @@ static int is_user(const struct eval *ev, const char *who)
     return who && ev->req->user && strcmp(ev->req->user, who) == 0;
 }
 
-static int in_admin_group(const struct eval *ev)
+int sk_policy_is_admin(const sk_policy_config *cfg, const char *const *groups)
 {
-    if (!ev->req->groups || !ev->cfg->admin_groups)
+    if (!groups || !cfg->admin_groups)
         return 0;
-    for (const char *const *g = ev->req->groups; *g; g++)
-        if (in_list(*g, ev->cfg->admin_groups))
+    for (const char *const *g = groups; *g; g++)
+        if (in_list(*g, cfg->admin_groups))
             return 1;
     return 0;
 }
 
-/* "a, b" for messages: who may override ownership and reserved metadata. */
-static const char *admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+int sk_policy_is_trusted(const sk_policy_config *cfg, const char *user)
+{
+    return in_list(user, cfg->trusted_service_accounts);
+}
+
+const char *sk_policy_admin_groups_text(const sk_policy_config *cfg, char *buf, size_t cap)
 {
     snprintf(buf, cap, "no admin group");
-    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
-        join_list(ev->cfg->admin_groups, buf, cap);
+    if (cfg->admin_groups && cfg->admin_groups[0])
+        join_list(cfg->admin_groups, buf, cap);
     return buf;
+}
+
+static int in_admin_group(const struct eval *ev)
+{
+    return sk_policy_is_admin(ev->cfg, ev->req->groups);
+}
+
+static const char *admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+{
+    return sk_policy_admin_groups_text(ev->cfg, buf, cap);
 }
 
 static const char *requester(const struct eval *ev)
@@ -930,7 +944,7 @@ static const struct {
  * the old object has is fine), except for the keys spacekeeper stamps. */
 static void check_reserved_metadata(struct eval *ev, const json_t *old)
 {
-    if (in_admin_group(ev) || in_list(ev->req->user, ev->cfg->trusted_service_accounts))
+    if (in_admin_group(ev) || sk_policy_is_trusted(ev->cfg, ev->req->user))
         return;
     size_t plen = strlen(SK_RESERVED_PREFIX);
     for (size_t s = 0; s < sizeof RESERVED_SECTIONS / sizeof *RESERVED_SECTIONS; s++) {

@@ -203,6 +203,57 @@ static void log_decision(const sk_review *r, const sk_decision *d, sk_hook hook)
     }
 }
 
+/* A Workspace or WorkspaceTemplate review: the policy engine. Returns
+ * whether it decided (subresource writes and CONNECT pass untouched). */
+static int review_policy(sk_server *s, struct request *rq, sk_review *r, sk_decision *d)
+{
+    if (!sk_review_needs_policy(r))
+        return 0;
+    r->req.scratch = (json_t *)r->req.object; /* r is ours and dropped below */
+    sk_store_read_lock(s->cfg.store);
+    sk_policy_review(&s->cfg.policy, s->cfg.store, &r->req, d);
+    sk_store_unlock(s->cfg.store);
+    int allowed = rq->hook == SK_HOOK_MUTATE || d->allowed;
+    int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d->patch) > 0;
+    sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
+    if (!allowed)
+        sk_metrics_denial(s->metrics, d->violations);
+    rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
+    log_decision(r, d, rq->hook);
+    return 1;
+}
+
+static void log_connect(const sk_review *r, const sk_decision *d, const sk_connect_verdict *v)
+{
+    sk_log_level level = !sk_connect_notable(v) ? SK_LOG_DEBUG
+                         : sk_connect_unverified(v) ? SK_LOG_WARN : SK_LOG_INFO;
+    if (!sk_log_enabled(level))
+        return;
+    char where[512];
+    snprintf(where, sizeof where, "%s/%s", d->namespace, d->name);
+    sk_log(level, v->allowed ? "allowed" : "denied", "uid", r->uid, "operation",
+           sk_operation_name(r->req.op), "subresource", r->sub_resource, "object", where,
+           "workspace", v->workspace[0] ? v->workspace : NULL, "user", r->req.user, "reason",
+           sk_connect_reason_name(v->reason), "detail", v->message, NULL);
+}
+
+/* pods/exec, attach, portforward: the CONNECT rule, which looks the pod
+ * (and its workspace) up itself. */
+static int review_connect(sk_server *s, struct request *rq, sk_review *r, sk_decision *d)
+{
+    sk_connect_verdict v;
+    sk_connect_review(&s->cfg.policy, s->cfg.connect, r, &v, d);
+    sk_metrics_decision(s->metrics, rq->hook, v.allowed, 0);
+    if (!v.allowed)
+        sk_metrics_denial(s->metrics, d->violations);
+    if (sk_connect_unverified(&v))
+        sk_metrics_connect_unverified(s->metrics);
+    rq->verdict = v.allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
+    log_connect(r, d, &v);
+    sk_connect_verdict_free(&v);
+    return 1;
+}
+
 /* Parse, decide, encode: all of it on the thread's arena. Returns the
  * response body (malloc'd) or NULL with *bad set to the reason for a 400. */
 static char *decide(sk_server *s, struct request *rq, sk_err *bad)
@@ -211,21 +262,10 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
     if (sk_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &r, bad) != SK_REVIEW_OK)
         return NULL;
     sk_decision d = {0};
-    int reviewed = sk_review_needs_policy(&r);
+    int reviewed = rq->hook == SK_HOOK_CONNECT ? review_connect(s, rq, &r, &d) : review_policy(s, rq, &r, &d);
     if (reviewed) {
-        r.req.scratch = (json_t *)r.req.object; /* r is ours and dropped below */
-        sk_store_read_lock(s->cfg.store);
-        sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
-        sk_store_unlock(s->cfg.store);
-        int allowed = rq->hook == SK_HOOK_MUTATE || d.allowed;
-        int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0;
-        sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
-        if (!allowed)
-            sk_metrics_denial(s->metrics, d.violations);
         rq->reviewed = 1;
         rq->operation = r.req.op;
-        rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
-        log_decision(&r, &d, rq->hook);
     }
     char *body = sk_review_render(&r, reviewed ? &d : NULL,
                                   rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);
@@ -254,6 +294,8 @@ static sk_hook route(const char *url)
         return SK_HOOK_MUTATE;
     if (strcmp(url, "/validate") == 0)
         return SK_HOOK_VALIDATE;
+    if (strcmp(url, "/validate-pods-connect") == 0)
+        return SK_HOOK_CONNECT;
     return SK_HOOK_OTHER;
 }
 
@@ -264,7 +306,7 @@ static enum MHD_Result on_headers(sk_server *s, struct MHD_Connection *c, struct
 {
     if (rq->hook == SK_HOOK_OTHER)
         return reply_error(s, c, rq, 404, "no such path \"%s\": admission requests go to POST "
-                                          "/mutate or POST /validate", url);
+                                          "/mutate, /validate or /validate-pods-connect", url);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return reply_error(s, c, rq, 405, "%s %s: only POST is allowed", method, url);
     if (s->client_ca_pem && !peer_verified(c))
