@@ -583,7 +583,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def do_get_object(self, resource, ns, name):
         obj = self.api.objects.get((resource, ns or "", name))
         if not obj:
-            return self.fail(404, "NotFound", f'{resource}.workspace.jupyter.org "{name}" not found')
+            # the API server names a core resource bare, others with their group
+            gv = self.group_version()
+            group = gv.split("/")[0] if "/" in gv else ""
+            return self.fail(404, "NotFound", f'{resource}{"." + group if group else ""} "{name}" not found')
         self.send_json(200, obj)
 
     def do_post_object(self, resource, ns, name):
