@@ -324,6 +324,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def setup(self):
         super().setup()
+        # as Go's net/http (the real API server): no Nagle delay on small answers
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.api.connections.add(self.connection)
 
     def finish(self):
