@@ -32,7 +32,7 @@ def measure(server, conn, path, body):
 
 
 def main():
-    env = Env()
+    env = Env(nodelay=True)
     try:
         env.fake.put(template("t1"))
         env.fake.put(owned_workspace("private", ownershipType="OwnerOnly"), "workspaces")

@@ -203,26 +203,6 @@ static void log_decision(const sk_review *r, const sk_decision *d, sk_hook hook)
     }
 }
 
-/* A Workspace or WorkspaceTemplate review: the policy engine. Returns
- * whether it decided (subresource writes and CONNECT pass untouched). */
-static int review_policy(sk_server *s, struct request *rq, sk_review *r, sk_decision *d)
-{
-    if (!sk_review_needs_policy(r))
-        return 0;
-    r->req.scratch = (json_t *)r->req.object; /* r is ours and dropped below */
-    sk_store_read_lock(s->cfg.store);
-    sk_policy_review(&s->cfg.policy, s->cfg.store, &r->req, d);
-    sk_store_unlock(s->cfg.store);
-    int allowed = rq->hook == SK_HOOK_MUTATE || d->allowed;
-    int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d->patch) > 0;
-    sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
-    if (!allowed)
-        sk_metrics_denial(s->metrics, d->violations);
-    rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
-    log_decision(r, d, rq->hook);
-    return 1;
-}
-
 static void log_connect(const sk_review *r, const sk_decision *d, const sk_connect_verdict *v)
 {
     sk_log_level level = !sk_connect_notable(v) ? SK_LOG_DEBUG
@@ -248,6 +228,8 @@ static int review_connect(sk_server *s, struct request *rq, sk_review *r, sk_dec
         sk_metrics_denial(s->metrics, d->violations);
     if (sk_connect_unverified(&v))
         sk_metrics_connect_unverified(s->metrics);
+    rq->reviewed = 1;
+    rq->operation = r->req.op;
     rq->verdict = v.allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
     log_connect(r, d, &v);
     sk_connect_verdict_free(&v);
@@ -262,10 +244,22 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
     if (sk_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &r, bad) != SK_REVIEW_OK)
         return NULL;
     sk_decision d = {0};
-    int reviewed = rq->hook == SK_HOOK_CONNECT ? review_connect(s, rq, &r, &d) : review_policy(s, rq, &r, &d);
-    if (reviewed) {
+    int connect = rq->hook == SK_HOOK_CONNECT;
+    int reviewed = connect ? review_connect(s, rq, &r, &d) : sk_review_needs_policy(&r);
+    if (reviewed && !connect) {
+        r.req.scratch = (json_t *)r.req.object; /* r is ours and dropped below */
+        sk_store_read_lock(s->cfg.store);
+        sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
+        sk_store_unlock(s->cfg.store);
+        int allowed = rq->hook == SK_HOOK_MUTATE || d.allowed;
+        int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0;
+        sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
+        if (!allowed)
+            sk_metrics_denial(s->metrics, d.violations);
         rq->reviewed = 1;
         rq->operation = r.req.op;
+        rq->verdict = patched ? SK_VERDICT_PATCHED : allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
+        log_decision(&r, &d, rq->hook);
     }
     char *body = sk_review_render(&r, reviewed ? &d : NULL,
                                   rq->hook == SK_HOOK_MUTATE ? SK_RESPOND_PATCH : SK_RESPOND_VERDICT);

@@ -57,7 +57,7 @@ def pod(name, workspace_name=None, ns="team-a"):
 class ConnectTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.env = env = Env()
+        cls.env = env = Env(nodelay=True)
         env.fake.put(template("t1"))
         env.fake.put(workspace("private", ownershipType="OwnerOnly"), "workspaces")
         env.fake.put(workspace("op-private", accessType="OwnerOnly"), "workspaces")  # the operator's spelling
@@ -193,7 +193,7 @@ class ConnectDegradedTest(unittest.TestCase):
     """What cannot be looked up is allowed, loudly."""
 
     def setUp(self):
-        self.env = Env()
+        self.env = Env(nodelay=True)
         self.env.fake.put(template("t1"))
         self.env.fake.put(workspace("private", ownershipType="OwnerOnly"), "workspaces")
         self.env.fake.put(pod("private-0", "private"), "pods")
