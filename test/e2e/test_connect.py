@@ -239,4 +239,4 @@ class ConnectDegradedTest(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    harness.main(__name__, "test_connect")
+    harness.main(__name__, "e2e-connect")
