@@ -149,6 +149,7 @@ test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_preload.py $(BIN) $(CTRL)
+	$(PYTHON) test/e2e/test_connect.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -166,6 +167,7 @@ test-tsan: deps
 	  build-tsan/spacekeeper-controller
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_preload.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_connect.py build-tsan/spacekeeper
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)
@@ -184,6 +186,8 @@ bench:
 	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
 	@echo
 	$(PYTHON) scripts/bench_impact.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_connect.py $(BIN)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.

@@ -11,7 +11,9 @@
 #include "spacekeeper/buf.h"
 #include "spacekeeper/policy.h"
 
-typedef enum sk_hook { SK_HOOK_MUTATE, SK_HOOK_VALIDATE, SK_HOOK_OTHER, SK_HOOK_COUNT } sk_hook;
+/* The webhook paths: /mutate, /validate, /validate-pods-connect (exec,
+ * attach, port-forward), and anything else. */
+typedef enum sk_hook { SK_HOOK_MUTATE, SK_HOOK_VALIDATE, SK_HOOK_CONNECT, SK_HOOK_OTHER, SK_HOOK_COUNT } sk_hook;
 
 typedef struct sk_metrics sk_metrics;
 
@@ -40,6 +42,9 @@ void sk_metrics_review(sk_metrics *m, sk_hook h, sk_operation op, sk_verdict v, 
  * distinct ones, "other". */
 #define SK_METRICS_MAX_REASONS 32
 void sk_metrics_denial(sk_metrics *m, const json_t *violations);
+/* A CONNECT allowed only because its pod or workspace could not be looked
+ * up: spacekeeper_connect_unverified_total. */
+void sk_metrics_connect_unverified(sk_metrics *m);
 
 /* Values the server owns, sampled when rendering. */
 typedef struct sk_metrics_gauges {

@@ -64,6 +64,14 @@ typedef struct sk_policy_config {
  * operator as trusted service accounts, templates from any namespace. */
 void sk_policy_config_init(sk_policy_config *cfg);
 
+/* Is any of `groups` (NULL-terminated, may be NULL) one of the admin groups? */
+int sk_policy_is_admin(const sk_policy_config *cfg, const char *const *groups);
+/* Is `user` (may be NULL) one of the trusted service accounts? */
+int sk_policy_is_trusted(const sk_policy_config *cfg, const char *user);
+/* "a, b" (or "no admin group") for messages naming who may override
+ * ownership; written into buf, which is returned. */
+const char *sk_policy_admin_groups_text(const sk_policy_config *cfg, char *buf, size_t cap);
+
 typedef struct sk_request {
     sk_operation op;
     const json_t *object;      /* borrowed; NULL on DELETE */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "spacekeeper/connect.h"
 #include "spacekeeper/err.h"
 #include "spacekeeper/policy.h"
 #include "spacekeeper/reflector.h"
@@ -24,6 +25,9 @@ typedef struct sk_server_config {
     sk_policy_config policy;
     const sk_store *store;      /* borrowed; read under its lock per decision */
     const sk_reflector *watch;  /* borrowed; NULL when templates come from files */
+    /* borrowed: where /validate-pods-connect finds pods and workspaces;
+     * NULL without API access (every CONNECT is then allowed) */
+    const sk_connect_lookups *connect;
 } sk_server_config;
 
 typedef struct sk_server sk_server;

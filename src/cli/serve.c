@@ -8,6 +8,7 @@
 
 #include "spacekeeper/arena.h"
 #include "spacekeeper/cli.h"
+#include "spacekeeper/connect.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/server.h"
 #include "spacekeeper/template_sync.h"
@@ -15,7 +16,8 @@
 static const char USAGE[] =
     "usage: spacekeeper serve --tls-cert FILE --tls-key FILE [options]\n"
     "\n"
-    "Serves AdmissionReview admission.k8s.io/v1 on POST /mutate and POST /validate.\n"
+    "Serves AdmissionReview admission.k8s.io/v1 on POST /mutate, POST /validate and\n"
+    "POST /validate-pods-connect (pods/exec, attach and portforward).\n"
     "\n"
     "  --tls-cert FILE          serving certificate chain (PEM); re-read when it changes\n"
     "  --tls-key FILE           its private key (PEM)\n"
@@ -139,6 +141,22 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     return 0;
 }
 
+/* The CONNECT rule's GETs answer within the webhook's own timeout (5 s):
+ * a pod and a workspace, one attempt each plus a retry on a rotated token. */
+#define CONNECT_LOOKUP_TIMEOUT_MS 1200
+
+/* The CONNECT rule's lookups: GETs on a client of their own, with a timeout
+ * that fits in the webhook's. */
+static sk_kube *connect_lookups(const sk_kube_config *kc, sk_connect_lookups *out, sk_err *err)
+{
+    sk_kube_config short_kc = *kc;
+    short_kc.timeout_ms = CONNECT_LOOKUP_TIMEOUT_MS;
+    sk_kube *k = sk_kube_new(&short_kc, err);
+    if (k)
+        *out = (sk_connect_lookups){.pod = {sk_lookup_kube_pod, k}, .workspace = {sk_lookup_kube_workspace, k}};
+    return k;
+}
+
 static int run(struct serve_opts *o)
 {
     sk_err err;
@@ -149,6 +167,8 @@ static int run(struct serve_opts *o)
     sk_server *server = NULL;
     sk_kube *kube = NULL;
     sk_reflector *watch = NULL;
+    sk_kube *lookup_kube = NULL;
+    sk_connect_lookups lookups;
     int status = 2;
     if (o->n_templates && o->kubeconfig) {
         fprintf(stderr, "spacekeeper serve: give --templates or --kubeconfig, not both\n");
@@ -166,8 +186,10 @@ static int run(struct serve_opts *o)
             goto out;
         }
         kube = sk_kube_new(&kc, &err);
+        if (kube)
+            lookup_kube = connect_lookups(&kc, &lookups, &err);
         sk_kube_config_free(&kc);
-        if (!kube) {
+        if (!kube || !lookup_kube) {
             fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
             goto out;
         }
@@ -184,6 +206,10 @@ static int run(struct serve_opts *o)
     o->server.tls = tls;
     o->server.store = store;
     o->server.watch = watch;
+    if (!lookup_kube)
+        sk_log(SK_LOG_INFO, "pods/exec, attach and portforward are allowed unchecked: without API "
+                            "access (--templates) pods and workspaces cannot be looked up", NULL);
+    o->server.connect = lookup_kube ? &lookups : NULL;
     if (!(server = sk_server_start(&o->server, &err))) {
         fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
         goto out;
@@ -207,6 +233,7 @@ static int run(struct serve_opts *o)
 out:
     sk_server_free(server);
     sk_reflector_stop(watch);
+    sk_kube_free(lookup_kube);
     sk_kube_free(kube);
     sk_tls_free(tls);
     sk_store_free(store);

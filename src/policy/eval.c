@@ -69,22 +69,37 @@ int skp_is_user(const struct eval *ev, const char *who)
     return who && ev->req->user && strcmp(ev->req->user, who) == 0;
 }
 
-int skp_in_admin_group(const struct eval *ev)
+int sk_policy_is_admin(const sk_policy_config *cfg, const char *const *groups)
 {
-    if (!ev->req->groups || !ev->cfg->admin_groups)
+    if (!groups || !cfg->admin_groups)
         return 0;
-    for (const char *const *g = ev->req->groups; *g; g++)
-        if (skp_in_list(*g, ev->cfg->admin_groups))
+    for (const char *const *g = groups; *g; g++)
+        if (skp_in_list(*g, cfg->admin_groups))
             return 1;
     return 0;
 }
 
-const char *skp_admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+int sk_policy_is_trusted(const sk_policy_config *cfg, const char *user)
+{
+    return skp_in_list(user, cfg->trusted_service_accounts);
+}
+
+const char *sk_policy_admin_groups_text(const sk_policy_config *cfg, char *buf, size_t cap)
 {
     snprintf(buf, cap, "no admin group");
-    if (ev->cfg->admin_groups && ev->cfg->admin_groups[0])
-        skp_join_list(ev->cfg->admin_groups, buf, cap);
+    if (cfg->admin_groups && cfg->admin_groups[0])
+        skp_join_list(cfg->admin_groups, buf, cap);
     return buf;
+}
+
+int skp_in_admin_group(const struct eval *ev)
+{
+    return sk_policy_is_admin(ev->cfg, ev->req->groups);
+}
+
+const char *skp_admin_groups_text(const struct eval *ev, char *buf, size_t cap)
+{
+    return sk_policy_admin_groups_text(ev->cfg, buf, cap);
 }
 
 const char *skp_requester(const struct eval *ev)

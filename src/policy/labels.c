@@ -24,7 +24,7 @@ static const struct {
  * the old object has is fine), except for the keys spacekeeper stamps. */
 void skp_labels_check_reserved(struct eval *ev, const json_t *old)
 {
-    if (skp_in_admin_group(ev) || skp_in_list(ev->req->user, ev->cfg->trusted_service_accounts))
+    if (skp_in_admin_group(ev) || sk_policy_is_trusted(ev->cfg, ev->req->user))
         return;
     size_t plen = strlen(SK_RESERVED_PREFIX);
     for (size_t s = 0; s < sizeof RESERVED_SECTIONS / sizeof *RESERVED_SECTIONS; s++) {

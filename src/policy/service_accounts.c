@@ -37,7 +37,7 @@ json_t *skp_service_accounts_derive(const struct eval *ev)
 static int exempt(const struct eval *ev)
 {
     return skp_in_admin_group(ev) || skp_is_user(ev, ev->cfg->controller_user) ||
-           skp_in_list(ev->req->user, ev->cfg->trusted_service_accounts);
+           sk_policy_is_trusted(ev->cfg, ev->req->user);
 }
 
 void skp_service_accounts_check(struct eval *ev, const char *field, const json_t *v)

@@ -37,9 +37,12 @@ struct sk_metrics {
     } reasons[SK_METRICS_MAX_REASONS];
     size_t nreasons;
     unsigned long other_denials;
+    unsigned long connect_unverified;
 };
 
-static const char *const PATHS[] = {"/mutate", "/validate", "other"};
+static const char *const PATHS[SK_HOOK_COUNT] = {
+    [SK_HOOK_MUTATE] = "/mutate", [SK_HOOK_VALIDATE] = "/validate",
+    [SK_HOOK_CONNECT] = "/validate-pods-connect", [SK_HOOK_OTHER] = "other"};
 static const char *const VERDICTS[SK_VERDICT_COUNT] = {"allowed", "denied", "patched"};
 
 #define ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
@@ -174,6 +177,11 @@ void sk_metrics_denial(sk_metrics *m, const json_t *violations)
     }
 }
 
+void sk_metrics_connect_unverified(sk_metrics *m)
+{
+    ADD(&m->connect_unverified, 1);
+}
+
 void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges *g)
 {
     sk_buf_puts(out, "# HELP controller_runtime_webhook_requests_total Total number of admission "
@@ -248,6 +256,12 @@ void sk_metrics_render(const sk_metrics *m, sk_buf *out, const sk_metrics_gauges
                   "spacekeeper_certificate_reloads_total{result=\"failure\"} %lu\n",
                   g->templates, g->ready, g->cert_not_after, LOAD(&m->reloads_ok),
                   LOAD(&m->reloads_failed));
+    sk_buf_printf(out,
+                  "# HELP spacekeeper_connect_unverified_total Pod exec, attach and port-forward requests "
+                  "allowed because their pod or workspace could not be looked up.\n"
+                  "# TYPE spacekeeper_connect_unverified_total counter\n"
+                  "spacekeeper_connect_unverified_total %lu\n",
+                  LOAD(&m->connect_unverified));
     if (g->watching)
         sk_buf_printf(out,
                       "# HELP spacekeeper_template_watch_restarts_total Template watches lost to errors.\n"

@@ -203,6 +203,39 @@ static void log_decision(const sk_review *r, const sk_decision *d, sk_hook hook)
     }
 }
 
+static void log_connect(const sk_review *r, const sk_decision *d, const sk_connect_verdict *v)
+{
+    sk_log_level level = !sk_connect_notable(v) ? SK_LOG_DEBUG
+                         : sk_connect_unverified(v) ? SK_LOG_WARN : SK_LOG_INFO;
+    if (!sk_log_enabled(level))
+        return;
+    char where[512];
+    snprintf(where, sizeof where, "%s/%s", d->namespace, d->name);
+    sk_log(level, v->allowed ? "allowed" : "denied", "uid", r->uid, "operation",
+           sk_operation_name(r->req.op), "subresource", r->sub_resource, "object", where,
+           "workspace", v->workspace[0] ? v->workspace : NULL, "user", r->req.user, "reason",
+           sk_connect_reason_name(v->reason), "detail", v->message, NULL);
+}
+
+/* pods/exec, attach, portforward: the CONNECT rule, which looks the pod
+ * (and its workspace) up itself. */
+static int review_connect(sk_server *s, struct request *rq, sk_review *r, sk_decision *d)
+{
+    sk_connect_verdict v;
+    sk_connect_review(&s->cfg.policy, s->cfg.connect, r, &v, d);
+    sk_metrics_decision(s->metrics, rq->hook, v.allowed, 0);
+    if (!v.allowed)
+        sk_metrics_denial(s->metrics, d->violations);
+    if (sk_connect_unverified(&v))
+        sk_metrics_connect_unverified(s->metrics);
+    rq->reviewed = 1;
+    rq->operation = r->req.op;
+    rq->verdict = v.allowed ? SK_VERDICT_ALLOWED : SK_VERDICT_DENIED;
+    log_connect(r, d, &v);
+    sk_connect_verdict_free(&v);
+    return 1;
+}
+
 /* Parse, decide, encode: all of it on the thread's arena. Returns the
  * response body (malloc'd) or NULL with *bad set to the reason for a 400. */
 static char *decide(sk_server *s, struct request *rq, sk_err *bad)
@@ -211,8 +244,9 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
     if (sk_review_parse(rq->body.data ? rq->body.data : "", rq->body.len, &r, bad) != SK_REVIEW_OK)
         return NULL;
     sk_decision d = {0};
-    int reviewed = sk_review_needs_policy(&r);
-    if (reviewed) {
+    int connect = rq->hook == SK_HOOK_CONNECT;
+    int reviewed = connect ? review_connect(s, rq, &r, &d) : sk_review_needs_policy(&r);
+    if (reviewed && !connect) {
         r.req.scratch = (json_t *)r.req.object; /* r is ours and dropped below */
         sk_store_read_lock(s->cfg.store);
         sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
@@ -254,6 +288,8 @@ static sk_hook route(const char *url)
         return SK_HOOK_MUTATE;
     if (strcmp(url, "/validate") == 0)
         return SK_HOOK_VALIDATE;
+    if (strcmp(url, "/validate-pods-connect") == 0)
+        return SK_HOOK_CONNECT;
     return SK_HOOK_OTHER;
 }
 
@@ -264,7 +300,7 @@ static enum MHD_Result on_headers(sk_server *s, struct MHD_Connection *c, struct
 {
     if (rq->hook == SK_HOOK_OTHER)
         return reply_error(s, c, rq, 404, "no such path \"%s\": admission requests go to POST "
-                                          "/mutate or POST /validate", url);
+                                          "/mutate, /validate or /validate-pods-connect", url);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0)
         return reply_error(s, c, rq, 405, "%s %s: only POST is allowed", method, url);
     if (s->client_ca_pem && !peer_verified(c))

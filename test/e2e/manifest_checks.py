@@ -106,15 +106,23 @@ class ManifestChecks:
         jsonschema.validate(doc, self.schemas[doc["kind"]])
 
     def test_webhook_rules(self):
-        _, _, hooks = self.webhooks()
+        _, v, hooks = self.webhooks()
+        ws = ("workspace.jupyter.org", "v1alpha1")
         want = {
-            "mutate.workspaces.spacekeeper.io": ("workspaces", ["CREATE", "UPDATE"], "/mutate", "Fail"),
-            "validate.workspaces.spacekeeper.io": ("workspaces", ["CREATE", "UPDATE", "DELETE"], "/validate", "Fail"),
-            "validate.workspacetemplates.spacekeeper.io": ("workspacetemplates", ["CREATE", "UPDATE", "DELETE"],
+            "mutate.workspaces.spacekeeper.io": (ws, ["workspaces"], ["CREATE", "UPDATE"], "/mutate", "Fail"),
+            "validate.workspaces.spacekeeper.io": (ws, ["workspaces"], ["CREATE", "UPDATE", "DELETE"], "/validate",
+                                                   "Fail"),
+            "validate.workspacetemplates.spacekeeper.io": (ws, ["workspacetemplates"], ["CREATE", "UPDATE", "DELETE"],
                                                            "/validate", "Ignore"),
+            # fails closed: a webhook that is down never opens an OwnerOnly pod (README.md)
+            "connect.pods.spacekeeper.io": (("", "v1"), ["pods/exec", "pods/attach", "pods/portforward"],
+                                            ["CONNECT"], "/validate-pods-connect", "Fail"),
         }
         self.assertEqual(set(hooks), set(want))
-        for name, (resource, ops, path, policy) in want.items():
+        self.assertIn("connect.pods.spacekeeper.io", [w["name"] for w in v["webhooks"]])
+        # a CONNECT's options carry no labels: an objectSelector would skip every request
+        self.assertNotIn("objectSelector", hooks["connect.pods.spacekeeper.io"])
+        for name, ((group, version), resources, ops, path, policy) in want.items():
             with self.subTest(webhook=name):
                 w = hooks[name]
                 self.assertEqual(w["admissionReviewVersions"], ["v1"])
@@ -123,9 +131,9 @@ class ManifestChecks:
                 self.assertEqual(w["failurePolicy"], policy)
                 self.assertLessEqual(w["timeoutSeconds"], 10)
                 (rule,) = w["rules"]
-                self.assertEqual(rule["apiGroups"], ["workspace.jupyter.org"])
-                self.assertEqual(rule["apiVersions"], ["v1alpha1"])
-                self.assertEqual(rule["resources"], [resource])
+                self.assertEqual(rule["apiGroups"], [group])
+                self.assertEqual(rule["apiVersions"], [version])
+                self.assertEqual(rule["resources"], resources)
                 self.assertEqual(rule["operations"], ops)
                 (expr,) = w["namespaceSelector"]["matchExpressions"]
                 self.assertEqual((expr["key"], expr["operator"]), ("kubernetes.io/metadata.name", "NotIn"))
@@ -277,7 +285,11 @@ class ManifestChecks:
         role = by_kind(self.objs, "ClusterRole", "spacekeeper-webhook")[0]
         self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
                                           "resources": ["workspacetemplates"],
-                                          "verbs": ["get", "list", "watch"]}])
+                                          "verbs": ["get", "list", "watch"]},
+                                         # the exec rule: the pod and its workspace, by name
+                                         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+                                         {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspaces"],
+                                          "verbs": ["get"]}])
         binding = self.binding_for("ClusterRoleBinding", role)
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper", "namespace": NS}])
         # no other role names the webhook's service account

@@ -201,8 +201,19 @@ class ChartValuesTest(unittest.TestCase):
         self.assertIn("webhook.timeoutSeconds", self.refused("webhook.timeoutSeconds=31"))
         self.assertIn("Additional property failurePolicyy is not allowed",
                       self.refused("webhook.failurePolicyy=Ignore"))
+        self.assertIn('webhook.connectFailurePolicy must be one of the following: "Fail", "Ignore"',
+                      self.refused("webhook.connectFailurePolicy=Open"))
         # and what it accepts renders
         template("webhook.failurePolicy=Ignore", "webhook.replicas=0")
+
+    def test_connect_failure_policy_is_its_own(self):
+        def policies(*sets):
+            return {w["name"]: w["failurePolicy"]
+                    for w in by_kind(template(*sets), "ValidatingWebhookConfiguration")[0]["webhooks"]}
+        self.assertEqual(policies("webhook.failurePolicy=Ignore")["connect.pods.spacekeeper.io"], "Fail")
+        got = policies("webhook.connectFailurePolicy=Ignore")
+        self.assertEqual(got["connect.pods.spacekeeper.io"], "Ignore")
+        self.assertEqual(got["validate.workspaces.spacekeeper.io"], "Fail")
 
     def test_controller_flags_follow_values(self):
         want = {
@@ -291,7 +302,7 @@ class ChartValuesTest(unittest.TestCase):
         self.assertFalse([o for o in objs if o["kind"] == "Namespace" and o["metadata"]["name"] == "platform"])
 
     def test_webhook_selectors_keep_own_namespace_out(self):
-        objs = template("webhook.failurePolicy=Ignore", "webhook.timeoutSeconds=3",
+        objs = template("webhook.failurePolicy=Ignore", "webhook.connectFailurePolicy=Ignore", "webhook.timeoutSeconds=3",
                         "webhook.namespaceSelector.matchLabels.spaces=enabled",
                         "webhook.namespaceSelector.matchExpressions[0].key=tier",
                         "webhook.namespaceSelector.matchExpressions[0].operator=NotIn",
@@ -306,7 +317,10 @@ class ChartValuesTest(unittest.TestCase):
                 self.assertEqual(sel["matchExpressions"], [
                     {"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": ["kube-system", NS]},
                     {"key": "tier", "operator": "NotIn", "values": ["test"]}])
-                self.assertEqual(w["objectSelector"], {"matchLabels": {"team": "a"}})
+                if name == "connect.pods.spacekeeper.io":  # the options of a CONNECT carry no labels
+                    self.assertNotIn("objectSelector", w)
+                else:
+                    self.assertEqual(w["objectSelector"], {"matchLabels": {"team": "a"}})
                 self.assertEqual(w["timeoutSeconds"], 3)
                 self.assertEqual(w["failurePolicy"], "Ignore")
 

@@ -43,5 +43,6 @@ Suite *json_suite(void);
 Suite *json_decode_suite(void);
 Suite *metrics_suite(void);
 Suite *concerns_suite(void);
+Suite *connect_suite(void);
 
 #endif
