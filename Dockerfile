@@ -8,6 +8,9 @@
 FROM debian:bookworm-slim AS runtime-base
 
 FROM debian:bookworm AS build
+# make image keeps the newest build stage tagged (spacekeeper-build:cache) for
+# the next build and prunes the older ones by this label
+LABEL org.opencontainers.image.title="spacekeeper-build"
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config musl-tools ca-certificates libmicrohttpd-dev libgnutls28-dev libssl-dev \
       libjansson-dev libyaml-dev libcurl4-openssl-dev libpcre2-dev \

@@ -167,11 +167,22 @@ bases() {
 
 size_mb() { docker image inspect -f '{{.Size}}' "$1" | awk '{printf "%.1f", $1 / 1e6}'; }
 
+docker_build() {
+  docker build --network host --build-arg "VERSION=$version" --build-arg "SOURCE=$source" \
+    --build-arg "REVISION=$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)" "$@" "$top"
+}
+
 build() {
   bases
   say "building $image (spacekeeper $version)"
-  docker build --network host --build-arg "VERSION=$version" --build-arg "SOURCE=$source" \
-    --build-arg "REVISION=$(git -C "$top" rev-parse HEAD 2>/dev/null || echo unknown)" -t "$image" "$top"
+  docker_build -t "$image"
+  # Each build leaves its build stage (~500 MB) untagged: the newest stays,
+  # tagged, as the next build's cache; older ones and replaced images go.
+  docker_build -q --target build -t spacekeeper-build:cache >/dev/null
+  local title
+  for title in spacekeeper spacekeeper-build; do
+    docker image prune -f --filter "label=org.opencontainers.image.title=$title" >/dev/null
+  done
   local size base
   size=$(size_mb "$image")
   base=$(size_mb "debian:$suite-slim")

@@ -189,7 +189,7 @@ class ProgramsTest(unittest.TestCase):
 
     def test_labels(self):
         info = json.loads(docker("image", "inspect", IMAGE).stdout)[0]["Config"]
-        labels = info["Labels"]
+        labels = info["Labels"] or {}
         self.assertEqual(labels.get("org.opencontainers.image.version"), VERSION)
         self.assertEqual(labels.get("org.opencontainers.image.source"), SOURCE)
         self.assertEqual(labels.get("org.opencontainers.image.licenses"), "Apache-2.0")
