@@ -43,24 +43,34 @@ engine_stop() {
   kill -KILL "$dockerd_pid" 2>/dev/null || true
   wait "$dockerd_pid" 2>/dev/null || true
   dockerd_pid=
-  rm -f "$dockerd_log"
 }
 
+# On exit: what was made here goes; dockerd's log stays when something failed.
 cleanup() {
+  local rc=$?
   [ -z "$scratch_dir" ] || rm -rf "$scratch_dir" "$scratch_dir.log"
   engine_stop
+  if [ -n "$dockerd_log" ]; then
+    if [ "$rc" = 0 ]; then rm -f "$dockerd_log"; else say "dockerd's log: $dockerd_log"; fi
+  fi
 }
 
 # Installs docker.io and debootstrap when missing and this is root.
 packages() {
-  local missing=""
-  command -v dockerd >/dev/null || missing+=" docker.io"
-  command -v debootstrap >/dev/null || missing+=" debootstrap"
-  [ -n "$missing" ] || return 0
-  [ "$(id -u)" = 0 ] || { why="not installed:$missing (apt-get install$missing, as root)"; return 1; }
-  say "installing Debian packages:$missing"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
-    >/dev/null || { why="apt-get install$missing failed"; return 1; }
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  [ ${#missing[@]} -gt 0 ] || return 0
+  if [ "$(id -u)" != 0 ]; then
+    why="not installed: ${missing[*]} (apt-get install ${missing[*]}, as root)"
+    return 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  if ! { apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+    why="apt-get install ${missing[*]} failed"
+    return 1
+  fi
 }
 
 # An engine that answers, or `why` says why there is none.
@@ -196,6 +206,8 @@ case "${1:-}" in
 esac
 why=
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 if ! engine_start; then
   [ "${DOCKER_OPTIONAL:-}" = 1 ] || die "no Docker engine: $why"
   say "skipped, no Docker engine can run here: $why"
