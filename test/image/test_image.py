@@ -35,7 +35,8 @@ NS = "team-a"
 
 
 def docker(*args, stdin=None, timeout=120, check=True):
-    r = subprocess.run(["docker", *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+    feed = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}  # never the terminal
+    r = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **feed)
     if check and r.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} exited {r.returncode}:\n{r.stderr}{r.stdout}")
     return r
@@ -127,14 +128,24 @@ class ServeTest(unittest.TestCase):
                        "contexts": [{"name": "c", "context": {"cluster": "fake", "user": "sk"}}]}, f)
         for path in os.listdir(kube):
             os.chmod(os.path.join(kube, path), 0o644)
-        cls.server = harness.Process(
+        try:
+            cls.server = cls.start_serve(kube)
+        except Exception:
+            docker("rm", "-f", f"{NAME}-serve", check=False)  # a container that never said it serves
+            cls.fake.stop()
+            shutil.rmtree(cls.dir)
+            raise
+        cls.port = int(cls.server.started.group("port"))
+
+    @classmethod
+    def start_serve(cls, kube):
+        return harness.Process(
             ["docker", "run", "--rm", "--name", f"{NAME}-serve", *CLUSTER,
              "-v", f"{cls.tls}:/etc/spacekeeper/tls:ro", "-v", f"{kube}:/etc/spacekeeper/kube:ro", IMAGE,
              "serve", "--tls-cert=/etc/spacekeeper/tls/tls.crt", "--tls-key=/etc/spacekeeper/tls/tls.key",
              "--listen=127.0.0.1:0", "--health-listen=127.0.0.1:0", "--kubeconfig=/etc/spacekeeper/kube/config",
              "--threads=2"],
             r"serving .* port=(?P<port>\d+) health_port=(?P<health_port>\d+)", "image-serve", seconds=60)
-        cls.port = int(cls.server.started.group("port"))
 
     @classmethod
     def tearDownClass(cls):
