@@ -11,8 +11,9 @@
 # The engine: whichever answers on the default socket; else, as root with no
 # socket yet, a dockerd started here (host networking only: no bridge, no
 # iptables rules) and stopped on exit. The bases debian:bookworm and
-# debian:bookworm-slim: local images, else pulled, else made once from
-# Debian's packages (debootstrap, docker import) and kept as local images.
+# debian:bookworm-slim: pulled, else local images made here in the last
+# week, else made from Debian's packages (debootstrap, docker import) and
+# kept as local images.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 image=${IMAGE:-spacekeeper:dev}
@@ -147,20 +148,32 @@ EOF
   rm -rf "$1"/usr/share/{groff,info,linda,lintian/overrides,locale,man}/*
 }
 
-import() { # root, tag
+import() { # root, tag: replaces the tag's image, and drops the old one unless something is built on it
+  local old
+  old=$(docker image inspect -f '{{.Id}}' "$2" 2>/dev/null || true)
   tar -C "$1" --numeric-owner -c . | docker import --change 'CMD ["bash"]' - "$2" >/dev/null
+  [ -z "$old" ] || docker rmi "$old" >/dev/null 2>&1 || true
   say "made $2 ($(size_mb "$2") MB)"
+}
+
+# Debian's point releases and security fixes reach the runtime only through
+# its base, while the build stage links against the newest packages: a base
+# that cannot be pulled is made again once it is a week old.
+fresh() {
+  local created
+  created=$(docker image inspect -f '{{.Created}}' "$1" 2>/dev/null) || return 1
+  [ $(($(date +%s) - $(date -d "$created" +%s))) -lt $((7 * 86400)) ]
 }
 
 bases() {
   local tag missing=()
-  for tag in debian:$suite debian:$suite-slim; do
-    have "$tag" || docker pull -q "$tag" >/dev/null 2>&1 || missing+=("$tag")
+  for tag in "debian:$suite" "debian:$suite-slim"; do
+    docker pull -q "$tag" >/dev/null 2>&1 || fresh "$tag" || missing+=("$tag")
   done
   [ ${#missing[@]} -gt 0 ] || return 0
   command -v debootstrap >/dev/null || packages || die "cannot make ${missing[*]}: $why"
-  say "${missing[*]} cannot be pulled here: making them from Debian's packages" \
-    "(debootstrap --variant=minbase $suite, from $mirror); they stay as local images"
+  say "${missing[*]}: none to pull here, none made here this week: making them from Debian's" \
+    "packages (debootstrap --variant=minbase $suite, from $mirror); they stay as local images"
   local root
   root=$(mktemp -d /var/tmp/spacekeeper-debootstrap.XXXXXX)
   scratch_dir=$root
@@ -168,9 +181,9 @@ bases() {
     die "debootstrap failed: $(tail -n 5 "$root.log")"
   rm -f "$root.log"
   apt_config "$root"
-  have "debian:$suite" || import "$root" "debian:$suite"
+  [[ " ${missing[*]} " != *" debian:$suite "* ]] || import "$root" "debian:$suite"
   slim "$root"
-  have "debian:$suite-slim" || import "$root" "debian:$suite-slim"
+  [[ " ${missing[*]} " != *" debian:$suite-slim "* ]] || import "$root" "debian:$suite-slim"
 }
 
 # ---- the image ----
