@@ -216,3 +216,17 @@ clean:
 	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/cli/controller.d
+
+# The container image (scripts/image.sh: starts dockerd when none runs and it
+# may, makes the Debian bases with debootstrap where no registry has them).
+# `make test-image` runs it as a cluster would (test/image/test_image.py).
+IMAGE         ?= spacekeeper:dev
+IMAGE_VERSION := $(shell sed -n 's/^\#define SK_VERSION "\(.*\)"/\1/p' include/spacekeeper/cli.h)
+IMAGE_SOURCE  ?= $(or $(shell git config --get remote.origin.url 2>/dev/null),file://$(CURDIR))
+IMAGE_ENV      = IMAGE=$(IMAGE) VERSION=$(IMAGE_VERSION) SOURCE=$(IMAGE_SOURCE)
+.PHONY: image test-image
+image:
+	@$(IMAGE_ENV) scripts/image.sh build
+
+test-image:
+	@$(IMAGE_ENV) scripts/image.sh test

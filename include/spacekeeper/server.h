@@ -4,7 +4,6 @@
 #define SPACEKEEPER_SERVER_H
 
 #include <stddef.h>
-#include <sys/socket.h>
 
 #include "spacekeeper/connect.h"
 #include "spacekeeper/err.h"
@@ -43,8 +42,5 @@ void sk_server_free(sk_server *s);
 /* Port actually bound (useful with port 0). */
 unsigned sk_server_port(const sk_server *s);
 unsigned sk_server_health_port(const sk_server *s);
-
-/* Parses "ADDR:PORT" / "[ADDR]:PORT" into a socket address. */
-int sk_parse_listen(const char *text, struct sockaddr_storage *out, sk_err *err);
 
 #endif

@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "spacekeeper/listen.h"
 #include "spacekeeper/log.h"
-#include "spacekeeper/server.h"
 
 struct sk_health {
     struct MHD_Daemon *daemon;
@@ -59,7 +59,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 sk_health *sk_health_start(const char *listen, const sk_health_ops *ops, void *ud, sk_err *err)
 {
     struct sockaddr_storage addr;
-    if (sk_parse_listen(listen, &addr, err) < 0)
+    if (sk_listen_parse(listen, &addr, err) < 0)
         return NULL;
     sk_health *h = calloc(1, sizeof *h);
     if (!h)

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +17,7 @@
 #include "spacekeeper/docs.h"
 #include "spacekeeper/health.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/listen.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/metrics.h"
 #include "spacekeeper/violation.h"
@@ -55,34 +55,6 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-int sk_parse_listen(const char *text, struct sockaddr_storage *out, sk_err *err)
-{
-    char host[256];
-    const char *port;
-    if (text[0] == '[') {
-        const char *end = strchr(text, ']');
-        if (!end || end[1] != ':')
-            return sk_err_set(err, "listen address \"%s\": expected [ADDR]:PORT", text);
-        snprintf(host, sizeof host, "%.*s", (int)(end - text - 1), text + 1);
-        port = end + 2;
-    } else {
-        const char *colon = strrchr(text, ':');
-        if (!colon)
-            return sk_err_set(err, "listen address \"%s\": expected ADDR:PORT", text);
-        snprintf(host, sizeof host, "%.*s", (int)(colon - text), text);
-        port = colon + 1;
-    }
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM}, *res;
-    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
-    if (rc != 0)
-        return sk_err_set(err, "listen address \"%s\": %s", text, gai_strerror(rc));
-    memset(out, 0, sizeof *out);
-    memcpy(out, res->ai_addr, res->ai_addrlen);
-    freeaddrinfo(res);
-    return 0;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -458,7 +430,7 @@ sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
     s->metrics = sk_metrics_new();
 
     struct sockaddr_storage addr;
-    if (sk_parse_listen(cfg->listen, &addr, err) < 0)
+    if (sk_listen_parse(cfg->listen, &addr, err) < 0)
         goto fail;
     if (cfg->client_ca && *cfg->client_ca) {
         size_t len;

@@ -44,5 +44,6 @@ Suite *json_decode_suite(void);
 Suite *metrics_suite(void);
 Suite *concerns_suite(void);
 Suite *connect_suite(void);
+Suite *listen_suite(void);
 
 #endif
