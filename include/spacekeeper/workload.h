@@ -11,6 +11,7 @@
 
 #include "spacekeeper/buf.h"
 #include "spacekeeper/err.h"
+#include "spacekeeper/prober.h"
 
 #define SK_WORKSPACE_LABEL "workspace.jupyter.org/workspace-name"
 #define SK_IDLE_MAX_BODY (64 * 1024)
@@ -27,6 +28,8 @@ typedef struct sk_workspace {
     char *path;
     char *body_path;   /* dotted path to the timestamp in the answer */
     sk_ts_format format;
+    sk_probe_header *headers; /* detection.httpGet.httpHeaders, sent with each probe */
+    size_t nheaders;
     char *problem;     /* why an enabled workspace cannot be probed, or NULL */
 } sk_workspace;
 
