@@ -67,7 +67,7 @@ static int header_name_ok(const char *s, size_t len)
     if (len == 0)
         return 0;
     for (size_t i = 0; i < len; i++)
-        if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i]))
+        if (!s[i] || (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i])))
             return 0;
     return 1;
 }

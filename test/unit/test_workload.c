@@ -207,6 +207,7 @@ START_TEST(test_transport_and_headers)
         {"[{name: 'Bad Name', value: x}]", "httpHeaders[0].name must be an HTTP header name"},
         {"[{name: ok, value: x}, {name: 'X:Y', value: x}]", "httpHeaders[1].name must be an HTTP header name"},
         {"[{name: '', value: x}]", "httpHeaders[0].name must be"},
+        {"[{name: \"X\\u0000Y\", value: x}]", "httpHeaders[0].name must be"},
         {"[{value: x}]", "httpHeaders[0].name must be"},
         {"[{name: X, value: \"a\\r\\nInjected: 1\"}]", "httpHeaders[0].value must be a string without control"},
         {"[{name: X, value: \"a\\u0000b\"}]", "httpHeaders[0].value must be"},
