@@ -25,7 +25,7 @@ typedef struct sk_workspace {
     double timeout;    /* seconds; 0 when absent */
     char *scheme;      /* detection.httpGet: "http" or "https" */
     char *port;        /* a number or a container port's name */
-    char *path;
+    char *path;        /* under status.applicationBasePath when there is one */
     char *body_path;   /* dotted path to the timestamp in the answer */
     sk_ts_format format;
     sk_probe_header *headers; /* detection.httpGet.httpHeaders, sent with each probe */

@@ -130,7 +130,31 @@ static void decode_timeout(sk_workspace *w, const json_t *idle)
         set_problem(w, "spec.idleShutdown.idleShutdownTimeoutMinutes (or idleTimeoutInMinutes) is missing");
 }
 
-static void decode_detection(sk_workspace *w, const json_t *idle)
+/* The endpoint's path under the application's routing prefix, as the
+ * workspace operator resolves it: status.applicationBasePath (set when an
+ * access strategy serves the workspace under /workspaces/<ns>/<name>/),
+ * then httpGet.path, one slash between them. */
+static char *probe_path(const char *base, const char *path)
+{
+    sk_buf b = SK_BUF_INIT;
+    if (!base || !*base || strcmp(base, "/") == 0) {
+        sk_buf_puts(&b, path && *path ? path : "/");
+        return sk_buf_steal(&b);
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    sk_buf_append(&b, base, n);
+    sk_buf_putc(&b, '/');
+    if (path) {
+        while (*path == '/')
+            path++;
+        sk_buf_puts(&b, path);
+    }
+    return sk_buf_steal(&b);
+}
+
+static void decode_detection(sk_workspace *w, const json_t *idle, const char *base)
 {
     const json_t *get = sk_json_get(idle, "detection", "httpGet", NULL);
     if (!json_is_object(get))
@@ -145,7 +169,7 @@ static void decode_detection(sk_workspace *w, const json_t *idle)
     if (!(w->port = int_or_string(json_object_get(get, "port"))) || !*w->port)
         set_problem(w, HTTP_GET ".port is missing");
     const char *path = sk_json_str(get, "path", NULL);
-    w->path = strdup(path && *path ? path : "/");
+    w->path = probe_path(base, path);
     const json_t *ts = json_object_get(get, "lastActivityTimestamp");
     const char *body_path = sk_json_str(ts, "responseBodyPath", NULL);
     w->body_path = strdup(body_path && *body_path ? body_path : "lastActiveTimestamp");
@@ -181,7 +205,7 @@ sk_workspace *sk_workspace_decode(const json_t *obj)
     if (!w->enabled)
         return w;
     decode_timeout(w, idle);
-    decode_detection(w, idle);
+    decode_detection(w, idle, sk_json_str(obj, "status", "applicationBasePath", NULL));
     return w;
 }
 

@@ -260,8 +260,9 @@ class IdleShutdownTest(unittest.TestCase):
 
     def test_transport_and_headers(self):
         """Either transport is probed over the network, with the workspace's
-        httpHeaders; an unknown transport or a header that could break the
-        request is a detection that stops nothing."""
+        httpHeaders, under the routing prefix the operator records in
+        status.applicationBasePath; an unknown transport or a header that
+        could break the request is a detection that stops nothing."""
         env = self.env
         old = rfc3339(time.time() - 3600)
         headers = [{"name": "Authorization", "value": "Bearer t0k3n"}, {"name": "X-Empty", "value": ""},
@@ -273,6 +274,11 @@ class IdleShutdownTest(unittest.TestCase):
         del exec_ws["spec"]["idleShutdown"]["idleShutdownTimeoutMinutes"]
         exec_ws["spec"]["idleShutdown"]["idleTimeoutInMinutes"] = 5
         env.fake.put(exec_ws, "workspaces")
+        routed = workspace("routed", env.ws.port, path="/api/idle", transport="network")
+        routed["status"] = {"applicationBasePath": f"/workspaces/{NS}/routed/"}
+        env.ws.routes[f"/workspaces/{NS}/routed/api/idle"] = answer(old)
+        env.fake.put(routed, "workspaces")
+        env.fake.put(pod("routed"), "pods")
         doubtful = {
             "bad-transport": {"transport": "kubectlExec"},
             "bad-header": {"httpHeaders": [{"name": "X Bad", "value": "x"}]},
@@ -286,7 +292,9 @@ class IdleShutdownTest(unittest.TestCase):
         env.fake.put(both, "workspaces")
 
         ctl = env.start()
-        wait_for("both transports stopped", lambda: env.desired("net") == env.desired("exec") == "Stopped", 15)
+        wait_for("both transports stopped", lambda: all(env.desired(n) == "Stopped" for n in ("net", "exec", "routed")),
+                 15)
+        self.assertEqual(env.ws.count("/api/idle"), 0)  # the routed one only under its prefix
         got = env.ws.headers["/net/idle"]
         self.assertEqual([v for k, v in got if k == "Authorization"], ["Bearer t0k3n"])
         self.assertEqual([v for k, v in got if k == "X-Empty"], [""])
@@ -308,7 +316,7 @@ class IdleShutdownTest(unittest.TestCase):
                       messages["both"])
         self.assertGreaterEqual(ctl.metric("spacekeeper_idle_probes_total", result="invalid_detection"), 4)
         # counted once the API server's answer is in, a moment after the stop itself
-        wait_for("the stops counted", lambda: ctl.metric("spacekeeper_idle_shutdowns_total") == 2, 5)
+        wait_for("the stops counted", lambda: ctl.metric("spacekeeper_idle_shutdowns_total") == 3, 5)
 
     def test_deadline_between_regular_probes(self):
         env = self.env

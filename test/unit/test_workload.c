@@ -223,6 +223,35 @@ START_TEST(test_transport_and_headers)
 }
 END_TEST
 
+START_TEST(test_application_base_path)
+{
+    /* under the routing prefix the operator records, one slash between */
+    static const struct {
+        const char *base, *path, *want;
+    } cases[] = {
+        {"/workspaces/team-a/w1/", "/api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/workspaces/team-a/w1", "api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/workspaces/team-a/w1//", "//api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/", "/api/idle", "/api/idle"},
+        {"", "/api/idle", "/api/idle"},
+        {NULL, "/api/idle", "/api/idle"},
+        {"/workspaces/team-a/w1/", NULL, "/workspaces/team-a/w1/"},
+        {NULL, NULL, "/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512], status[128] = "", path[64] = "";
+        if (cases[i].base)
+            snprintf(status, sizeof status, "status: {applicationBasePath: '%s'}\n", cases[i].base);
+        if (cases[i].path)
+            snprintf(path, sizeof path, "path: '%s', ", cases[i].path);
+        snprintf(text, sizeof text, IDLE_ON "    detection: {httpGet: {%sport: 8888}}\n%s", path, status);
+        sk_workspace *w = ws_yaml(text);
+        ck_assert_msg(strcmp(w->path, cases[i].want) == 0, "case %zu: %s", i, w->path);
+        sk_workspace_free(w);
+    }
+}
+END_TEST
+
 START_TEST(test_timeout_spellings)
 {
     /* both spellings at once: fine when they agree, doubt when they do not */
@@ -377,6 +406,7 @@ Suite *workload_suite(void)
     tcase_add_test(tc, test_workspace_scope);
     tcase_add_test(tc, test_transport_and_headers);
     tcase_add_test(tc, test_timeout_spellings);
+    tcase_add_test(tc, test_application_base_path);
     tcase_add_test(tc, test_pods_and_urls);
     tcase_add_test(tc, test_answers);
     tcase_add_test(tc, test_idle_since);
