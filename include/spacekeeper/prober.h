@@ -27,6 +27,12 @@ typedef struct sk_probe_result {
 
 typedef void (*sk_probe_done)(void *ud, const sk_probe_result *r);
 
+/* A request header. Names and values are the caller's to validate: they
+ * go on the wire as they are (no line breaks, no colon in a name). */
+typedef struct sk_probe_header {
+    char *name, *value;
+} sk_probe_header;
+
 typedef struct sk_prober sk_prober;
 
 sk_prober *sk_prober_new(unsigned concurrency, double timeout_seconds, size_t max_body);
@@ -35,6 +41,11 @@ void sk_prober_free(sk_prober *p);
 
 /* Queues a GET; fn runs exactly once, from sk_prober_run or sk_prober_free. */
 void sk_prober_submit(sk_prober *p, const char *url, sk_probe_done fn, void *ud);
+/* The same with request headers, copied: each replaces the header of its
+ * name that the prober would send (Host, User-Agent), an empty value is
+ * sent empty, and a name may repeat. */
+void sk_prober_submit_headers(sk_prober *p, const char *url, const sk_probe_header *headers, size_t n,
+                              sk_probe_done fn, void *ud);
 /* Moves transfers along for up to wait_ms and runs the callbacks of those
  * that finished. Returns how many are queued or in flight. */
 size_t sk_prober_run(sk_prober *p, int wait_ms);

@@ -11,6 +11,7 @@
 
 #include "spacekeeper/buf.h"
 #include "spacekeeper/err.h"
+#include "spacekeeper/prober.h"
 
 #define SK_WORKSPACE_LABEL "workspace.jupyter.org/workspace-name"
 #define SK_IDLE_MAX_BODY (64 * 1024)
@@ -24,9 +25,11 @@ typedef struct sk_workspace {
     double timeout;    /* seconds; 0 when absent */
     char *scheme;      /* detection.httpGet: "http" or "https" */
     char *port;        /* a number or a container port's name */
-    char *path;
+    char *path;        /* under status.applicationBasePath when there is one */
     char *body_path;   /* dotted path to the timestamp in the answer */
     sk_ts_format format;
+    sk_probe_header *headers; /* detection.httpGet.httpHeaders, sent with each probe */
+    size_t nheaders;
     char *problem;     /* why an enabled workspace cannot be probed, or NULL */
 } sk_workspace;
 

@@ -378,7 +378,7 @@ static void start_round(sk_idle *s, struct ws *e, double now)
     }
     e->pending = (int)n;
     for (size_t i = 0; i < n; i++)
-        sk_prober_submit(s->prober, ctxs[i]->url, on_probe, ctxs[i]);
+        sk_prober_submit_headers(s->prober, ctxs[i]->url, e->w->headers, e->w->nheaders, on_probe, ctxs[i]);
 }
 
 static void start_due(sk_idle *s)

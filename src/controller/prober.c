@@ -13,6 +13,7 @@ struct probe {
     struct probe *next, *prev; /* in the queue, or among the active */
     sk_prober *owner;
     char *url;
+    struct curl_slist *headers; /* owned */
     sk_probe_done fn;
     void *ud;
     CURL *h;
@@ -74,6 +75,7 @@ static void finish(struct probe *pr, const sk_probe_result *r)
 {
     pr->fn(pr->ud, r);
     sk_buf_free(&pr->body);
+    curl_slist_free_all(pr->headers);
     free(pr->url);
     free(pr);
 }
@@ -97,6 +99,7 @@ static void start(sk_prober *p, struct probe *pr)
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(h, CURLOPT_USERAGENT, "spacekeeper-controller");
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, pr->headers);
     pr->start = sk_time_monotonic();
     pr->next = p->running;
     pr->prev = NULL;
@@ -119,12 +122,39 @@ static void fill(sk_prober *p)
     }
 }
 
+/* curl's spellings: "Name: value"; "Name:" would remove the header, so an
+ * empty one is "Name;". */
+static struct curl_slist *header_list(const sk_probe_header *headers, size_t n)
+{
+    struct curl_slist *list = NULL;
+    for (size_t i = 0; i < n; i++) {
+        sk_buf line = SK_BUF_INIT;
+        if (*headers[i].value)
+            sk_buf_printf(&line, "%s: %s", headers[i].name, headers[i].value);
+        else
+            sk_buf_printf(&line, "%s;", headers[i].name);
+        struct curl_slist *next = curl_slist_append(list, line.data);
+        sk_buf_free(&line);
+        if (!next)
+            abort();
+        list = next;
+    }
+    return list;
+}
+
 void sk_prober_submit(sk_prober *p, const char *url, sk_probe_done fn, void *ud)
+{
+    sk_prober_submit_headers(p, url, NULL, 0, fn, ud);
+}
+
+void sk_prober_submit_headers(sk_prober *p, const char *url, const sk_probe_header *headers, size_t n,
+                              sk_probe_done fn, void *ud)
 {
     struct probe *pr = calloc(1, sizeof *pr);
     if (!pr)
         abort();
     pr->url = strdup(url);
+    pr->headers = header_list(headers, n);
     pr->owner = p;
     pr->fn = fn;
     pr->ud = ud;

@@ -1,6 +1,8 @@
 #include "spacekeeper/workload.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,28 +28,148 @@ static char *int_or_string(const json_t *v)
     return NULL;
 }
 
-static void set_problem(sk_workspace *w, const char *msg)
+/* The first reason an enabled workspace cannot be probed; the later ones
+ * would only repeat it. */
+static void set_problem(sk_workspace *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_problem(sk_workspace *w, const char *fmt, ...)
 {
-    if (!w->problem)
-        w->problem = strdup(msg);
+    if (w->problem)
+        return;
+    char msg[SK_ERR_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    w->problem = strdup(msg);
 }
 
-static void decode_detection(sk_workspace *w, const json_t *idle)
+#define HTTP_GET "spec.idleShutdown.detection.httpGet"
+
+/* How the workspace operator reaches the endpoint. Either way the
+ * controller probes the pod over the network (no pods/exec, no curl in the
+ * image); anything else is a detection the operator would not accept. */
+static const char *const TRANSPORTS[] = {"podExec", "network"};
+
+static void check_transport(sk_workspace *w, const json_t *get)
+{
+    const json_t *t = json_object_get(get, "transport");
+    if (!t)
+        return;
+    for (size_t i = 0; i < sizeof TRANSPORTS / sizeof *TRANSPORTS; i++)
+        if (json_is_string(t) && strcmp(json_string_value(t), TRANSPORTS[i]) == 0)
+            return;
+    set_problem(w, HTTP_GET ".transport must be podExec or network");
+}
+
+/* RFC 9110 token characters. */
+static int header_name_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!s[i] || (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i])))
+            return 0;
+    return 1;
+}
+
+/* Visible characters, spaces and tabs: nothing that would end the line. */
+static int header_value_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+static void decode_headers(sk_workspace *w, const json_t *get)
+{
+    const json_t *list = json_object_get(get, "httpHeaders");
+    if (!list)
+        return;
+    if (!json_is_array(list))
+        return set_problem(w, HTTP_GET ".httpHeaders must be a list of {name, value}");
+    size_t n = json_array_size(list), i;
+    w->headers = calloc(n ? n : 1, sizeof *w->headers);
+    if (!w->headers)
+        abort();
+    const json_t *h;
+    json_array_foreach(list, i, h) {
+        const json_t *name = json_object_get(h, "name"), *value = json_object_get(h, "value");
+        if (!json_is_string(name) || !header_name_ok(json_string_value(name), json_string_length(name)))
+            return set_problem(w, HTTP_GET ".httpHeaders[%zu].name must be an HTTP header name (letters, digits "
+                               "and !#$%%&'*+-.^_`|~)", i);
+        if (!json_is_string(value) || !header_value_ok(json_string_value(value), json_string_length(value)))
+            return set_problem(w, HTTP_GET ".httpHeaders[%zu].value must be a string without control characters", i);
+        w->headers[w->nheaders++] = (sk_probe_header){strdup(json_string_value(name)),
+                                                      strdup(json_string_value(value))};
+    }
+}
+
+/* The timeout in the page's spelling or the operator's; both at once must
+ * agree, since the controller cannot tell which one the user meant. */
+static const char *const TIMEOUT_SPELLINGS[] = {"idleShutdownTimeoutMinutes", "idleTimeoutInMinutes"};
+
+static void decode_timeout(sk_workspace *w, const json_t *idle)
+{
+    const char *first = NULL;
+    for (size_t i = 0; i < sizeof TIMEOUT_SPELLINGS / sizeof *TIMEOUT_SPELLINGS; i++) {
+        const char *spelling = TIMEOUT_SPELLINGS[i];
+        const json_t *minutes = json_object_get(idle, spelling);
+        if (!minutes)
+            continue;
+        if (!json_is_number(minutes) || json_number_value(minutes) < 1)
+            return set_problem(w, "spec.idleShutdown.%s must be a number of at least 1", spelling);
+        double seconds = json_number_value(minutes) * 60;
+        if (first && seconds != w->timeout)
+            return set_problem(w, "spec.idleShutdown.%s (%g) and spec.idleShutdown.%s (%g) disagree", first,
+                               w->timeout / 60, spelling, seconds / 60);
+        first = first ? first : spelling;
+        w->timeout = seconds;
+    }
+    if (!first)
+        set_problem(w, "spec.idleShutdown.idleShutdownTimeoutMinutes (or idleTimeoutInMinutes) is missing");
+}
+
+/* The endpoint's path under the application's routing prefix, as the
+ * workspace operator resolves it: status.applicationBasePath (set when an
+ * access strategy serves the workspace under /workspaces/<ns>/<name>/),
+ * then httpGet.path, one slash between them. */
+static char *probe_path(const char *base, const char *path)
+{
+    sk_buf b = SK_BUF_INIT;
+    if (!base || !*base || strcmp(base, "/") == 0) {
+        sk_buf_puts(&b, path && *path ? path : "/");
+        return sk_buf_steal(&b);
+    }
+    size_t n = strlen(base);
+    while (n > 0 && base[n - 1] == '/')
+        n--;
+    sk_buf_append(&b, base, n);
+    sk_buf_putc(&b, '/');
+    if (path) {
+        while (*path == '/')
+            path++;
+        sk_buf_puts(&b, path);
+    }
+    return sk_buf_steal(&b);
+}
+
+static void decode_detection(sk_workspace *w, const json_t *idle, const char *base)
 {
     const json_t *get = sk_json_get(idle, "detection", "httpGet", NULL);
     if (!json_is_object(get))
-        return set_problem(w, "spec.idleShutdown.detection.httpGet is missing");
+        return set_problem(w, HTTP_GET " is missing");
     const char *scheme = sk_json_str(get, "scheme", NULL);
     if (!scheme || strcasecmp(scheme, "http") == 0)
         w->scheme = strdup("http");
     else if (strcasecmp(scheme, "https") == 0)
         w->scheme = strdup("https");
     else
-        set_problem(w, "spec.idleShutdown.detection.httpGet.scheme must be HTTP or HTTPS");
+        set_problem(w, HTTP_GET ".scheme must be HTTP or HTTPS");
     if (!(w->port = int_or_string(json_object_get(get, "port"))) || !*w->port)
-        set_problem(w, "spec.idleShutdown.detection.httpGet.port is missing");
+        set_problem(w, HTTP_GET ".port is missing");
     const char *path = sk_json_str(get, "path", NULL);
-    w->path = strdup(path && *path ? path : "/");
+    w->path = probe_path(base, path);
     const json_t *ts = json_object_get(get, "lastActivityTimestamp");
     const char *body_path = sk_json_str(ts, "responseBodyPath", NULL);
     w->body_path = strdup(body_path && *body_path ? body_path : "lastActiveTimestamp");
@@ -59,8 +181,9 @@ static void decode_detection(sk_workspace *w, const json_t *idle)
     else if (strcasecmp(format, "unix") == 0)
         w->format = SK_TS_UNIX;
     else
-        set_problem(w, "spec.idleShutdown.detection.httpGet.lastActivityTimestamp.format must be "
-                       "RFC3339 or unix");
+        set_problem(w, HTTP_GET ".lastActivityTimestamp.format must be RFC3339 or unix");
+    check_transport(w, get);
+    decode_headers(w, get);
 }
 
 sk_workspace *sk_workspace_decode(const json_t *obj)
@@ -81,15 +204,8 @@ sk_workspace *sk_workspace_decode(const json_t *obj)
     w->enabled = json_is_true(json_object_get(idle, "enabled"));
     if (!w->enabled)
         return w;
-    /* jupyter-k8s spells the timeout idleTimeoutInMinutes */
-    const json_t *minutes = json_object_get(idle, "idleShutdownTimeoutMinutes");
-    if (!minutes)
-        minutes = json_object_get(idle, "idleTimeoutInMinutes");
-    if (json_is_number(minutes) && json_number_value(minutes) >= 1)
-        w->timeout = json_number_value(minutes) * 60;
-    else
-        set_problem(w, "spec.idleShutdown.idleShutdownTimeoutMinutes must be a number of at least 1");
-    decode_detection(w, idle);
+    decode_timeout(w, idle);
+    decode_detection(w, idle, sk_json_str(obj, "status", "applicationBasePath", NULL));
     return w;
 }
 
@@ -103,6 +219,11 @@ sk_workspace *sk_workspace_dup(const sk_workspace *w)
     d->uid = dup_or_null(w->uid), d->scheme = dup_or_null(w->scheme), d->port = dup_or_null(w->port);
     d->path = dup_or_null(w->path), d->body_path = dup_or_null(w->body_path);
     d->problem = dup_or_null(w->problem);
+    d->headers = calloc(w->nheaders ? w->nheaders : 1, sizeof *d->headers);
+    if (!d->headers)
+        abort();
+    for (size_t i = 0; i < w->nheaders; i++)
+        d->headers[i] = (sk_probe_header){strdup(w->headers[i].name), strdup(w->headers[i].value)};
     return d;
 }
 
@@ -112,6 +233,9 @@ void sk_workspace_free(sk_workspace *w)
         return;
     free(w->ns), free(w->name), free(w->uid), free(w->rv);
     free(w->scheme), free(w->port), free(w->path), free(w->body_path), free(w->problem);
+    for (size_t i = 0; i < w->nheaders; i++)
+        free(w->headers[i].name), free(w->headers[i].value);
+    free(w->headers);
     free(w);
 }
 

@@ -44,10 +44,12 @@ def wait_for(what, predicate, seconds, step=0.05):
 
 class WorkspaceServers:
     """Idle endpoints on 127.0.0.1 and ::1: routes[path] is a function that
-    returns (status, body bytes); hits[path] counts the requests."""
+    returns (status, body bytes); hits[path] counts the requests and
+    headers[path] keeps the last one's request headers, as (name, value)
+    pairs in the order they came."""
 
     def __init__(self):
-        self.routes, self.hits, self.lock = {}, {}, threading.Lock()
+        self.routes, self.hits, self.headers, self.lock = {}, {}, {}, threading.Lock()
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -59,6 +61,7 @@ class WorkspaceServers:
             def do_GET(self):
                 with owner.lock:
                     owner.hits[self.path] = owner.hits.get(self.path, 0) + 1
+                    owner.headers[self.path] = list(self.headers.items())
                     route = owner.routes.get(self.path)
                 status, body = route() if route else (404, b"no such workspace")
                 try:
@@ -254,6 +257,66 @@ class IdleShutdownTest(unittest.TestCase):
         self.assertGreaterEqual(ctl.metric("spacekeeper_idle_probes_total", result="success"), 9)
         self.assertEqual(ctl.metric("spacekeeper_idle_workspaces"), 1)  # only "active" is left running
         self.assertGreaterEqual(ctl.metric("spacekeeper_idle_probe_duration_seconds_count"), 9)
+
+    def test_transport_and_headers(self):
+        """Either transport is probed over the network, with the workspace's
+        httpHeaders, under the routing prefix the operator records in
+        status.applicationBasePath; an unknown transport or a header that
+        could break the request is a detection that stops nothing."""
+        env = self.env
+        old = rfc3339(time.time() - 3600)
+        headers = [{"name": "Authorization", "value": "Bearer t0k3n"}, {"name": "X-Empty", "value": ""},
+                   {"name": "X-Team", "value": "a"}, {"name": "X-Team", "value": "b"},
+                   {"name": "Host", "value": "notebook.internal"}]
+        env.add("net", answer(old), transport="network", httpHeaders=headers)
+        exec_ws = env.add("exec", answer(old), transport="podExec")
+        # the operator's spelling of the timeout beside its transport
+        del exec_ws["spec"]["idleShutdown"]["idleShutdownTimeoutMinutes"]
+        exec_ws["spec"]["idleShutdown"]["idleTimeoutInMinutes"] = 5
+        env.fake.put(exec_ws, "workspaces")
+        routed = workspace("routed", env.ws.port, path="/api/idle", transport="network")
+        routed["status"] = {"applicationBasePath": f"/workspaces/{NS}/routed/"}
+        env.ws.routes[f"/workspaces/{NS}/routed/api/idle"] = answer(old)
+        env.fake.put(routed, "workspaces")
+        env.fake.put(pod("routed"), "pods")
+        doubtful = {
+            "bad-transport": {"transport": "kubectlExec"},
+            "bad-header": {"httpHeaders": [{"name": "X Bad", "value": "x"}]},
+            "injected": {"httpHeaders": [{"name": "X-Ok", "value": "a\r\nX-Injected: 1"}]},
+        }
+        for name, detection in doubtful.items():
+            env.add(name, answer(old), **detection)
+        # both timeout spellings, disagreeing: the controller cannot tell which was meant
+        both = env.add("both", answer(old))
+        both["spec"]["idleShutdown"]["idleTimeoutInMinutes"] = 600
+        env.fake.put(both, "workspaces")
+
+        ctl = env.start()
+        wait_for("both transports stopped", lambda: all(env.desired(n) == "Stopped" for n in ("net", "exec", "routed")),
+                 15)
+        self.assertEqual(env.ws.count("/api/idle"), 0)  # the routed one only under its prefix
+        got = env.ws.headers["/net/idle"]
+        self.assertEqual([v for k, v in got if k == "Authorization"], ["Bearer t0k3n"])
+        self.assertEqual([v for k, v in got if k == "X-Empty"], [""])
+        self.assertEqual([v for k, v in got if k == "X-Team"], ["a", "b"])
+        self.assertEqual([v for k, v in got if k == "Host"], ["notebook.internal"])  # replaced, not added
+        self.assertEqual([v for k, v in got if k == "User-Agent"], ["spacekeeper-controller"])
+        # without httpHeaders, only the prober's own
+        self.assertEqual({k for k, _ in env.ws.headers["/exec/idle"]}, {"Host", "User-Agent", "Accept"})
+        wait_for("the warnings", lambda: all(env.fake.events_for(n, "IdleProbeFailed")
+                                             for n in [*doubtful, "both"]), 10)
+        for name in [*doubtful, "both"]:
+            self.assertEqual(env.desired(name), "Running", name)
+            self.assertEqual(env.ws.count(f"/{name}/idle"), 0, name)  # never probed
+        messages = {n: env.fake.events_for(n, "IdleProbeFailed")[0]["message"] for n in [*doubtful, "both"]}
+        self.assertIn("transport must be podExec or network", messages["bad-transport"])
+        self.assertIn("httpHeaders[0].name must be an HTTP header name", messages["bad-header"])
+        self.assertIn("httpHeaders[0].value must be a string without control characters", messages["injected"])
+        self.assertIn("idleShutdownTimeoutMinutes (5) and spec.idleShutdown.idleTimeoutInMinutes (600) disagree",
+                      messages["both"])
+        self.assertGreaterEqual(ctl.metric("spacekeeper_idle_probes_total", result="invalid_detection"), 4)
+        # counted once the API server's answer is in, a moment after the stop itself
+        wait_for("the stops counted", lambda: ctl.metric("spacekeeper_idle_shutdowns_total") == 3, 5)
 
     def test_deadline_between_regular_probes(self):
         env = self.env

@@ -157,6 +157,125 @@ START_TEST(test_workspace_scope)
 }
 END_TEST
 
+#define IDLE_ON WS_HEAD "spec:\n  idleShutdown:\n    enabled: true\n    idleTimeoutInMinutes: 5\n"
+
+static void assert_problem(const char *yaml, const char *want)
+{
+    sk_workspace *w = ws_yaml(yaml);
+    ck_assert_msg(w->problem && strstr(w->problem, want), "want \"%s\", got \"%s\"", want,
+                  w->problem ? w->problem : "(none)");
+    sk_workspace_free(w);
+}
+
+START_TEST(test_transport_and_headers)
+{
+    /* either transport, or none: probed over the network all the same */
+    static const char *const transports[] = {"podExec", "network"};
+    for (size_t i = 0; i < 2; i++) {
+        char text[512];
+        snprintf(text, sizeof text, IDLE_ON "    detection: {httpGet: {port: 8888, transport: %s}}\n", transports[i]);
+        sk_workspace *w = ws_yaml(text);
+        ck_assert_msg(!w->problem, "%s: %s", transports[i], w->problem);
+        sk_workspace_free(w);
+    }
+    assert_problem(IDLE_ON "    detection: {httpGet: {port: 8888, transport: exec}}\n",
+                   "spec.idleShutdown.detection.httpGet.transport must be podExec or network");
+    assert_problem(IDLE_ON "    detection: {httpGet: {port: 8888, transport: 1}}\n", "transport must be");
+
+    /* headers: kept in order, repeats and empty values included; a copy owns its own */
+    sk_workspace *w = ws_yaml(IDLE_ON "    detection:\n      httpGet:\n        port: 8888\n        httpHeaders:\n"
+                              "        - {name: Authorization, value: Bearer abc}\n"
+                              "        - {name: X-Empty, value: ''}\n"
+                              "        - {name: X-Team, value: a}\n        - {name: X-Team, value: b}\n");
+    ck_assert_ptr_null(w->problem);
+    ck_assert_uint_eq(w->nheaders, 4);
+    ck_assert_str_eq(w->headers[0].name, "Authorization");
+    ck_assert_str_eq(w->headers[0].value, "Bearer abc");
+    ck_assert_str_eq(w->headers[1].value, "");
+    sk_workspace *d = sk_workspace_dup(w);
+    sk_workspace_free(w);
+    ck_assert_uint_eq(d->nheaders, 4);
+    ck_assert_str_eq(d->headers[3].name, "X-Team");
+    ck_assert_str_eq(d->headers[3].value, "b");
+    sk_workspace_free(d);
+
+    /* nothing that could break the request goes on the wire */
+    static const struct {
+        const char *headers, *want;
+    } bad[] = {
+        {"{Authorization: x}", "httpHeaders must be a list of {name, value}"},
+        {"[{name: 'Bad Name', value: x}]", "httpHeaders[0].name must be an HTTP header name"},
+        {"[{name: ok, value: x}, {name: 'X:Y', value: x}]", "httpHeaders[1].name must be an HTTP header name"},
+        {"[{name: '', value: x}]", "httpHeaders[0].name must be"},
+        {"[{name: \"X\\u0000Y\", value: x}]", "httpHeaders[0].name must be"},
+        {"[{value: x}]", "httpHeaders[0].name must be"},
+        {"[{name: X, value: \"a\\r\\nInjected: 1\"}]", "httpHeaders[0].value must be a string without control"},
+        {"[{name: X, value: \"a\\u0000b\"}]", "httpHeaders[0].value must be"},
+        {"[{name: X}]", "httpHeaders[0].value must be"},
+        {"[{name: X, value: 5}]", "httpHeaders[0].value must be"},
+        {"[x]", "httpHeaders[0].name must be"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char text[512];
+        snprintf(text, sizeof text, IDLE_ON "    detection: {httpGet: {port: 8888, httpHeaders: %s}}\n", bad[i].headers);
+        assert_problem(text, bad[i].want);
+    }
+}
+END_TEST
+
+START_TEST(test_application_base_path)
+{
+    /* under the routing prefix the operator records, one slash between */
+    static const struct {
+        const char *base, *path, *want;
+    } cases[] = {
+        {"/workspaces/team-a/w1/", "/api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/workspaces/team-a/w1", "api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/workspaces/team-a/w1//", "//api/idle", "/workspaces/team-a/w1/api/idle"},
+        {"/", "/api/idle", "/api/idle"},
+        {"", "/api/idle", "/api/idle"},
+        {NULL, "/api/idle", "/api/idle"},
+        {"/workspaces/team-a/w1/", NULL, "/workspaces/team-a/w1/"},
+        {NULL, NULL, "/"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[512], status[128] = "", path[64] = "";
+        if (cases[i].base)
+            snprintf(status, sizeof status, "status: {applicationBasePath: '%s'}\n", cases[i].base);
+        if (cases[i].path)
+            snprintf(path, sizeof path, "path: '%s', ", cases[i].path);
+        snprintf(text, sizeof text, IDLE_ON "    detection: {httpGet: {%sport: 8888}}\n%s", path, status);
+        sk_workspace *w = ws_yaml(text);
+        ck_assert_msg(strcmp(w->path, cases[i].want) == 0, "case %zu: %s", i, w->path);
+        sk_workspace_free(w);
+    }
+}
+END_TEST
+
+START_TEST(test_timeout_spellings)
+{
+    /* both spellings at once: fine when they agree, doubt when they do not */
+    sk_workspace *w = ws_yaml(WS_HEAD "spec:\n  idleShutdown: {enabled: true, idleShutdownTimeoutMinutes: 20,\n"
+                              "    idleTimeoutInMinutes: 20, detection: {httpGet: {port: 1}}}\n");
+    ck_assert_ptr_null(w->problem);
+    ck_assert(w->timeout == 1200);
+    sk_workspace_free(w);
+    assert_problem(WS_HEAD "spec:\n  idleShutdown: {enabled: true, idleShutdownTimeoutMinutes: 20,\n"
+                   "    idleTimeoutInMinutes: 30, detection: {httpGet: {port: 1}}}\n",
+                   "spec.idleShutdown.idleShutdownTimeoutMinutes (20) and spec.idleShutdown.idleTimeoutInMinutes (30) "
+                   "disagree");
+    /* a message names the spelling the workspace wrote */
+    assert_problem(WS_HEAD "spec:\n  idleShutdown: {enabled: true, idleTimeoutInMinutes: 0,\n"
+                   "    detection: {httpGet: {port: 1}}}\n",
+                   "spec.idleShutdown.idleTimeoutInMinutes must be a number of at least 1");
+    assert_problem(WS_HEAD "spec:\n  idleShutdown: {enabled: true, idleShutdownTimeoutMinutes: 10,\n"
+                   "    idleTimeoutInMinutes: ten, detection: {httpGet: {port: 1}}}\n",
+                   "spec.idleShutdown.idleTimeoutInMinutes must be a number");
+    assert_problem(WS_HEAD "spec:\n  idleShutdown: {enabled: true, detection: {httpGet: {port: 1}}}\n",
+                   "idleShutdownTimeoutMinutes (or idleTimeoutInMinutes) is missing");
+}
+END_TEST
+
 #define POD_HEAD "metadata:\n  name: p1\n  namespace: team-a\n" \
                  "  labels: {workspace.jupyter.org/workspace-name: w1}\n"
 
@@ -285,6 +404,9 @@ Suite *workload_suite(void)
     tcase_add_test(tc, test_unix_and_format);
     tcase_add_test(tc, test_durations);
     tcase_add_test(tc, test_workspace_scope);
+    tcase_add_test(tc, test_transport_and_headers);
+    tcase_add_test(tc, test_timeout_spellings);
+    tcase_add_test(tc, test_application_base_path);
     tcase_add_test(tc, test_pods_and_urls);
     tcase_add_test(tc, test_answers);
     tcase_add_test(tc, test_idle_since);
