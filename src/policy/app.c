@@ -15,7 +15,13 @@ static const char *const DESIRED_STATUSES[] = {"Running", "Stopped", NULL};
 #define MAX_SCRIPT_BYTES 1024
 #define APP_TYPE_MAX 63
 
-/* A well-formed app type: a DNS label, as the operator's values are. */
+static int is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* A well-formed app type, as the CRD's pattern has it: letters and digits
+ * at both ends, '-', '_' and '.' between, at most 63 characters. */
 static const char *app_type_problem(const char *s)
 {
     size_t n = strlen(s);
@@ -23,12 +29,10 @@ static const char *app_type_problem(const char *s)
         return "must not be empty";
     if (n > APP_TYPE_MAX)
         return "must be at most 63 characters";
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
-            return "may hold only lowercase letters, digits and '-'";
-    }
-    if (s[0] == '-' || s[n - 1] == '-')
+    for (size_t i = 0; i < n; i++)
+        if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '_' && s[i] != '.')
+            return "may hold only letters, digits, '-', '_' and '.'";
+    if (!is_alnum(s[0]) || !is_alnum(s[n - 1]))
         return "must start and end with a letter or digit";
     return NULL;
 }

@@ -497,11 +497,11 @@ START_TEST(test_enums)
 {
     sk_decision d;
     create(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec:\n  ownershipType: Private\n"
-                   "  desiredStatus: Paused\n  appType: RStudio\n",
+                   "  desiredStatus: Paused\n  appType: \"r studio\"\n",
            &d);
     ck_assert(th_has_violation(&d, "spec.ownershipType", "\"Private\" is not one of: Public, OwnerOnly"));
     ck_assert(th_has_violation(&d, "spec.desiredStatus", "\"Paused\" is not one of: Running, Stopped"));
-    ck_assert(th_has_violation(&d, "spec.appType", "\"RStudio\" may hold only lowercase letters, digits and '-'"));
+    ck_assert(th_has_violation(&d, "spec.appType", "\"r studio\" may hold only letters, digits, '-', '_' and '.'"));
     sk_decision_free(&d);
     create(WS_HEAD "metadata: {name: w, namespace: team-a}\nspec: {appType: code-editor}\n", &d);
     ck_assert(th_has_violation(&d, "spec.appType",
