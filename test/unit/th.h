@@ -42,5 +42,6 @@ Suite *metadata_suite(void);
 Suite *json_suite(void);
 Suite *json_decode_suite(void);
 Suite *metrics_suite(void);
+Suite *compliance_suite(void);
 
 #endif
