@@ -610,7 +610,8 @@ class MonitoringTest(SameObjects, unittest.TestCase):
             "spacekeeper_admission_review_duration_seconds_bucket", "spacekeeper_admission_denials_total",
             "controller_runtime_webhook_requests_total", "controller_runtime_webhook_latency_seconds_bucket",
             "spacekeeper_idle_shutdowns_total", "spacekeeper_idle_probes_total", "spacekeeper_preload_nodes_ready",
-            "spacekeeper_preload_nodes_desired", "leader_election_master_status", "up"}, queried)
+            "spacekeeper_preload_nodes_desired", "leader_election_master_status", "spacekeeper_workspaces_noncompliant",
+            "up"}, queried)
 
     def scrape_serve(self):
         from test_serve import Server, make_certs
