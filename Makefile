@@ -185,6 +185,8 @@ bench:
 	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
 	@echo
 	$(PYTHON) scripts/bench_impact.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_reports.py $(BIN) $(CTRL)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.

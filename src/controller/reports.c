@@ -1,5 +1,6 @@
 #include "spacekeeper/reports.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,10 +115,10 @@ static void free_json(void *item)
     json_decref(item);
 }
 
-/* A report there: what it says (summary and results) and its version. */
+/* A report there: what it says (summary and results, as compact JSON text,
+ * parsed back only when a pass compares it) and its version. */
 typedef struct report_item {
-    char *ns, *name, *rv;
-    json_t *body;
+    char *ns, *name, *rv, *body;
 } report_item;
 
 static void *decode_report(const json_t *obj)
@@ -126,20 +127,22 @@ static void *decode_report(const json_t *obj)
     p->ns = dup_str(sk_json_str(obj, "metadata", "namespace", NULL));
     p->name = dup_str(sk_json_str(obj, "metadata", "name", NULL));
     p->rv = dup_str(sk_json_str(obj, "metadata", "resourceVersion", NULL));
-    json_t *summary = json_object_get(obj, "summary"), *results = json_object_get(obj, "results");
-    p->body = json_object();
-    if (summary)
-        json_object_set_new(p->body, "summary", json_deep_copy(summary));
-    if (results)
-        json_object_set_new(p->body, "results", json_deep_copy(results));
+    json_t *body = json_object();
+    static const char *const KEEP[] = {"summary", "results"};
+    for (size_t i = 0; i < sizeof KEEP / sizeof *KEEP; i++) {
+        json_t *v = json_object_get(obj, KEEP[i]);
+        if (v)
+            json_object_set(body, KEEP[i], v);
+    }
+    p->body = sk_json_dumps(body, JSON_COMPACT);
+    json_decref(body);
     return p;
 }
 
 static void free_report(void *item)
 {
     report_item *p = item;
-    free(p->ns), free(p->name), free(p->rv);
-    json_decref(p->body);
+    free(p->ns), free(p->name), free(p->rv), free(p->body);
     free(p);
 }
 
@@ -406,11 +409,14 @@ static void make_plan(sk_reports *r, const sk_compliance *c, double now, plan *p
     const char *ns;
     for (size_t i = 0; (ns = sk_compliance_next_namespace(c, &i));) {
         const report_item *have = sk_cache_get(r->reports, ns, SK_POLICY_REPORT_NAME);
-        json_t *want = sk_compliance_report(c, ns, have ? have->body : NULL, now);
+        json_t *there = have && have->body ? json_loads(have->body, 0, NULL) : NULL;
+        json_t *want = sk_compliance_report(c, ns, there, now);
+        int same = want && sk_policy_report_same(want, there);
+        json_decref(there);
         if (!want)
             continue;
         sk_map_put(wanted, ns, (void *)1);
-        if (have && sk_policy_report_same(want, have->body)) {
+        if (same) {
             json_decref(want);
             continue;
         }
@@ -496,6 +502,9 @@ static void run_pass(sk_reports *r, double now)
     int not_found = carry_out(r, &p);
     plan_free(&p);
     ADD(&r->passes, 1);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+    malloc_trim(0); /* a pass's trees are gone: hand their pages back, as after a LIST */
+#endif
     if (not_found)
         check_crd(r, now, 1);
 }
