@@ -32,7 +32,8 @@ typedef struct sk_reports sk_reports;
  * found). cfg->policy and k are borrowed. */
 sk_reports *sk_reports_new(const sk_reports_config *cfg, sk_kube *k);
 void sk_reports_free(sk_reports *r);
-int sk_reports_synced(const sk_reports *r);
+/* Safe from another thread. */
+int sk_reports_synced(sk_reports *r);
 /* Does what is due; a pass reviews and writes synchronously. */
 void sk_reports_step(sk_reports *r, int leading);
 /* spacekeeper_workspaces_noncompliant and the reports' own counters; safe

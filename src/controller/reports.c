@@ -164,7 +164,7 @@ struct sk_reports {
     sk_reports_config cfg;
     sk_kube *kube;
     sk_cache *workspaces, *templates;
-    sk_cache *reports;      /* NULL while the CRD is not found */
+    sk_cache *reports;      /* NULL while the CRD is not found; changed under lock */
     sk_store *store;
     sk_map *memos;          /* "ns/name" -> memo */
     unsigned long seen[3];  /* cache versions: workspaces, templates, reports */
@@ -172,7 +172,7 @@ struct sk_reports {
     int dirty, leading, crd;
     double last_pass, next_crd_check;
     /* read from the health thread */
-    pthread_mutex_t lock;
+    pthread_mutex_t lock;   /* guards samples, pass_seconds and the reports pointer */
     char *samples;          /* the last pass's metric samples; NULL when not leading */
     unsigned long writes[OP_COUNT], write_errors, reviews, passes;
     double pass_seconds;
@@ -222,10 +222,24 @@ void sk_reports_free(sk_reports *r)
     free(r);
 }
 
-int sk_reports_synced(const sk_reports *r)
+int sk_reports_synced(sk_reports *r)
 {
-    return sk_cache_synced(r->workspaces) && sk_cache_synced(r->templates) &&
-           (!r->reports || sk_cache_synced(r->reports));
+    pthread_mutex_lock(&r->lock);
+    int synced = sk_cache_synced(r->workspaces) && sk_cache_synced(r->templates) &&
+                 (!r->reports || sk_cache_synced(r->reports));
+    pthread_mutex_unlock(&r->lock);
+    return synced;
+}
+
+/* Starts or stops (NULL) watching the reports; the health thread may be
+ * asking whether they are synced. */
+static void set_reports_cache(sk_reports *r, sk_cache *c)
+{
+    pthread_mutex_lock(&r->lock);
+    sk_cache *old = r->reports;
+    r->reports = c;
+    pthread_mutex_unlock(&r->lock);
+    sk_cache_stop(old);
 }
 
 /* Did the cache change since the last look? Remembers what it saw. */
@@ -275,7 +289,7 @@ static void check_crd(sk_reports *r, double now, int force)
     if (served) {
         if (!r->reports) {
             static const sk_cache_ops report_ops = {decode_report, free_report, NULL};
-            r->reports = sk_cache_start(r->kube, SK_POLICY_REPORTS_PATH "?" MANAGED_SELECTOR, &report_ops);
+            set_reports_cache(r, sk_cache_start(r->kube, SK_POLICY_REPORTS_PATH "?" MANAGED_SELECTOR, &report_ops));
             r->seen[2] = (unsigned long)-1;
             sk_log(SK_LOG_INFO, "PolicyReport CRD found; writing compliance reports", NULL);
         }
@@ -285,8 +299,7 @@ static void check_crd(sk_reports *r, double now, int force)
             sk_log(SK_LOG_INFO, "PolicyReport CRD not installed (" SK_POLICY_REPORT_API_VERSION
                                 " policyreports not served); no compliance reports are written",
                    NULL);
-        sk_cache_stop(r->reports);
-        r->reports = NULL;
+        set_reports_cache(r, NULL);
         set_crd(r, CRD_ABSENT);
     } else {
         r->next_crd_check = now + r->cfg.interval; /* the API server is away: soon again */
