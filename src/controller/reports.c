@@ -274,11 +274,12 @@ static void set_crd(sk_reports *r, int state)
     __atomic_store_n(&r->crd_present, state == CRD_PRESENT, __ATOMIC_RELAXED);
 }
 
-/* Is the PolicyReport API served? Looked up until found, then watched.
- * `force` looks again now (a write was told 404). */
+/* Is the PolicyReport API served? Looked up every resync, or now when
+ * `force` (a write was told 404): a CRD installed later is found, one
+ * deleted stops the watch of its reports. */
 static void check_crd(sk_reports *r, double now, int force)
 {
-    if (!force && (r->reports || now < r->next_crd_check))
+    if (!force && now < r->next_crd_check)
         return;
     r->next_crd_check = now + r->cfg.resync;
     json_t *doc = NULL;

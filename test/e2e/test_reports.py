@@ -198,6 +198,22 @@ class ReportsTest(unittest.TestCase):
         self.assertEqual(ctl.metric("spacekeeper_policy_report_crd_installed"), 1)
         self.assertIn("PolicyReport CRD found", ctl.read_log())
 
+    def test_crd_removed_while_running(self):
+        env = self.env
+        self.install_crd()
+        self.seed()
+        ctl = env.start(*FAST)
+        wait_for("the reports", lambda: set(env.reports()) == {"team-a", "team-c"}, 15)
+        env.fake.delete("", "policyreports.wgpolicyk8s.io", "customresourcedefinitions")
+        wait_for("the CRD missed", lambda: ctl.metric("spacekeeper_policy_report_crd_installed") == 0, 15)
+        writes = env.writes()
+        env.fake.put(workspace("late", "team-b", image="img:9"), "workspaces")
+        self.wait_passes(ctl, 3)
+        self.assertEqual(env.writes(), writes)
+        self.assertEqual(ctl.read_log().count("PolicyReport CRD not installed"), 1)
+        self.assertEqual(ctl.metric("spacekeeper_workspaces_noncompliant", namespace="team-b",
+                                    template=f"{SHARED}/shared"), 1)
+
     def test_only_the_leader_writes(self):
         env = self.env
         self.install_crd()
