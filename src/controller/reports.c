@@ -169,7 +169,7 @@ struct sk_reports {
     sk_map *memos;          /* "ns/name" -> memo */
     unsigned long seen[3];  /* cache versions: workspaces, templates, reports */
     unsigned long epoch, pass;
-    int dirty, leading, crd;
+    int dirty, leading, crd, crd_warned;
     double last_pass, next_crd_check;
     /* read from the health thread */
     pthread_mutex_t lock;   /* guards samples, pass_seconds and the reports pointer */
@@ -304,7 +304,7 @@ static void check_crd(sk_reports *r, double now, int force)
         set_crd(r, CRD_ABSENT);
     } else {
         r->next_crd_check = now + r->cfg.interval; /* the API server is away: soon again */
-        if (r->crd == CRD_UNKNOWN)
+        if (r->crd == CRD_UNKNOWN && !r->crd_warned++)
             sk_log(SK_LOG_WARN, "could not tell whether the PolicyReport CRD is installed; retrying", "reason",
                    err.msg, NULL);
     }
