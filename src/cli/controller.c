@@ -1,6 +1,6 @@
 /* spacekeeper-controller: the companion of the admission webhook. Idle
- * shutdown of workspaces and preloading of the templates' images, with
- * leader election among its replicas. */
+ * shutdown of workspaces, preloading of the templates' images and
+ * compliance reports, with leader election among its replicas. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 #include "spacekeeper/leader.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/preload.h"
+#include "spacekeeper/reports.h"
 #include "spacekeeper/timeutil.h"
 
 #define PROG "spacekeeper-controller"
@@ -25,8 +26,9 @@
 static const char USAGE[] =
     "usage: " PROG " [options]\n"
     "\n"
-    "Stops workspaces that have been idle past their idle-shutdown timeout, and keeps the\n"
-    "WorkspaceTemplates' images pulled on the nodes their workspaces can run on.\n"
+    "Stops workspaces that have been idle past their idle-shutdown timeout, keeps the\n"
+    "WorkspaceTemplates' images pulled on the nodes their workspaces can run on, and keeps a\n"
+    "PolicyReport per namespace of the workspaces their next start would refuse.\n"
     "\n"
     "  --kubeconfig FILE              API server (default: in-cluster, else ~/.kube/config)\n"
     "  --namespace NS                 where the leader lease lives (default: the pod's own\n"
@@ -48,6 +50,12 @@ static const char USAGE[] =
     "                                 besides on every change (default 30s)\n"
     "  --preload-pause-image IMG      the image holding spacekeeper-pause (default spacekeeper:" SK_VERSION ")\n"
     "  --preload-priority-class NAME  the preload pods' PriorityClass (default spacekeeper-preload)\n"
+    "  --policy-reports=true|false    keep wgpolicyk8s.io PolicyReports of the workspaces that\n"
+    "                                 would be refused at their next start (default true)\n"
+    "  --policy-report-interval D     take in workspace and template changes at most this often\n"
+    "                                 (default 10s)\n"
+    "  --policy-report-resync D       compare every report with what it should say this often,\n"
+    "                                 besides on every change (default 5m)\n"
     "  --leader-elect=true|false      elect one acting replica through a Lease (default true)\n"
     "  --lease-name NAME              the Lease (default spacekeeper-controller)\n"
     "  --identity ID                  this replica's name in the Lease (default HOSTNAME_random)\n"
@@ -56,15 +64,20 @@ static const char USAGE[] =
     "  --log-level LEVEL              debug, info (default), warn or error\n"
     "  --log-format FORMAT            text (default) or json\n"
     "\n"
+    "The reports review each workspace as serve would, so they take serve's policy flags:\n"
+    SK_CLI_POLICY_USAGE
+    "\n"
     "Durations are written 90s, 5m, 1h or 1h30m.\n";
 
 struct ctl_opts {
     const char *kubeconfig, *namespace, *health_listen, *lease_name, *identity;
-    int leader_elect, preload;
+    int leader_elect, preload, reports;
     char **preload_images, **pull_secrets; /* owned */
     sk_idle_config idle;
     sk_leader_config lease;
     sk_preload_config pre;
+    sk_cli_policy policy;
+    sk_reports_config rep;
 };
 
 /* "true" or "false" (or no value: true) for a --flag=BOOL. */
@@ -103,7 +116,8 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
 {
     enum { KUBECONFIG = 256, NAMESPACE, HEALTH, INTERVAL, TIMEOUT, CONCURRENCY, DRY_RUN, ELECT,
            LEASE, IDENTITY, DURATION, DEADLINE, RETRY, LEVEL, FORMAT, HELP, PRELOAD, PRE_IMAGES,
-           PRE_SECRETS, PRE_REFRESH, PRE_BACKOFF, PRE_MAX, PRE_PAUSE, PRE_PRIORITY, PRE_RESYNC };
+           PRE_SECRETS, PRE_REFRESH, PRE_BACKOFF, PRE_MAX, PRE_PAUSE, PRE_PRIORITY, PRE_RESYNC, REPORTS,
+           REP_INTERVAL, REP_RESYNC };
     static const struct option longs[] = {
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
         {"namespace", required_argument, NULL, NAMESPACE},
@@ -122,6 +136,10 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
         {"preload-pause-image", required_argument, NULL, PRE_PAUSE},
         {"preload-priority-class", required_argument, NULL, PRE_PRIORITY},
         {"preload-resync", required_argument, NULL, PRE_RESYNC},
+        {"policy-reports", optional_argument, NULL, REPORTS},
+        {"policy-report-interval", required_argument, NULL, REP_INTERVAL},
+        {"policy-report-resync", required_argument, NULL, REP_RESYNC},
+        SK_CLI_POLICY_OPTIONS,
         {"lease-name", required_argument, NULL, LEASE},
         {"identity", required_argument, NULL, IDENTITY},
         {"leader-elect-lease-duration", required_argument, NULL, DURATION},
@@ -193,6 +211,18 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
             if (parse_duration("--preload-resync", optarg, 0.1, &o->pre.resync) < 0)
                 return -1;
             break;
+        case REPORTS:
+            if (parse_bool("--policy-reports", optarg, &o->reports) < 0)
+                return -1;
+            break;
+        case REP_INTERVAL:
+            if (parse_duration("--policy-report-interval", optarg, 0.1, &o->rep.interval) < 0)
+                return -1;
+            break;
+        case REP_RESYNC:
+            if (parse_duration("--policy-report-resync", optarg, 0.1, &o->rep.resync) < 0)
+                return -1;
+            break;
         case LEASE: o->lease_name = optarg; break;
         case IDENTITY: o->identity = optarg; break;
         case DURATION:
@@ -220,7 +250,9 @@ static int parse_args(int argc, char **argv, struct ctl_opts *o)
             }
             break;
         case HELP: fputs(USAGE, stdout); exit(0);
-        default: return -1;
+        default:
+            if (sk_cli_policy_option(&o->policy, c, optarg) <= 0)
+                return -1;
         }
     }
     if (optind < argc) {
@@ -278,6 +310,7 @@ struct controller {
     sk_leader *leader;   /* NULL without leader election */
     sk_idle *idle;
     sk_preload *preload; /* NULL with --preload=false */
+    sk_reports *reports; /* NULL with --policy-reports=false */
     const char *lease_name;
 };
 
@@ -290,7 +323,7 @@ static int ready(void *ud)
 {
     const struct controller *c = ud;
     return sk_cache_synced(c->workspaces) && sk_cache_synced(c->pods) &&
-           (!c->preload || sk_preload_synced(c->preload));
+           (!c->preload || sk_preload_synced(c->preload)) && (!c->reports || sk_reports_synced(c->reports));
 }
 
 static void metrics(void *ud, sk_buf *out)
@@ -299,6 +332,8 @@ static void metrics(void *ud, sk_buf *out)
     sk_idle_metrics(c->idle, out);
     if (c->preload)
         sk_preload_metrics(c->preload, out);
+    if (c->reports)
+        sk_reports_metrics(c->reports, out);
     sk_buf_printf(out,
                   "# HELP leader_election_master_status Gauge of if the reporting system is master of the "
                   "relevant lease, 0 indicates backup, 1 indicates master. 'name' is the string used to "
@@ -319,6 +354,8 @@ static void metrics(void *ud, sk_buf *out)
     }
     if (c->preload)
         sk_preload_watch_metrics(c->preload, &restarts, &relists);
+    if (c->reports)
+        sk_reports_watch_metrics(c->reports, &restarts, &relists);
     sk_buf_printf(out, "# HELP spacekeeper_watch_restarts_total Watches lost to errors, by resource.\n"
                        "# TYPE spacekeeper_watch_restarts_total counter\n%s"
                        "# HELP spacekeeper_watch_relists_total Full LISTs after the first (410 Gone), by "
@@ -366,6 +403,10 @@ static int run(struct ctl_opts *o)
         o->pre.pull_secrets = (const char *const *)o->pull_secrets;
         c.preload = sk_preload_new(&o->pre, kube);
     }
+    if (o->reports) {
+        o->rep.policy = &o->policy.cfg;
+        c.reports = sk_reports_new(&o->rep, kube);
+    }
     if (o->health_listen && *o->health_listen) {
         static const sk_health_ops ops = {ready, metrics};
         if (!(health = sk_health_start(o->health_listen, &ops, &c, &err))) {
@@ -384,12 +425,14 @@ static int run(struct ctl_opts *o)
     snprintf(interval, sizeof interval, "%gs", o->idle.interval);
     sk_log(SK_LOG_INFO, "controller started", "identity", identity, "namespace", ns, "health_port", hport,
            "idle_check_interval", interval, "leader_elect", o->leader_elect ? "true" : "false",
-           "preload", o->preload ? "true" : "false",
+           "preload", o->preload ? "true" : "false", "policy_reports", o->reports ? "true" : "false",
            "dry_run", o->idle.dry_run ? "true" : NULL, NULL);
     while (!sk_cli_stop_requested(&stop, 0)) {
         int lead = leading(&c);
         if (c.preload)
             sk_preload_step(c.preload, lead);
+        if (c.reports)
+            sk_reports_step(c.reports, lead);
         sk_idle_step(c.idle, lead, STEP_MS);
     }
     sk_log(SK_LOG_INFO, "shutting down", NULL);
@@ -398,6 +441,7 @@ out:
     sk_health_free(health);      /* nothing reads what is freed below */
     sk_idle_free(c.idle);        /* stop acting ... */
     sk_preload_free(c.preload);
+    sk_reports_free(c.reports);
     sk_leader_stop(c.leader);    /* ... then hand the lease over */
     sk_cache_stop(c.workspaces);
     sk_cache_stop(c.pods);
@@ -420,7 +464,10 @@ int main(int argc, char **argv)
         .pre = {.pause_image = "spacekeeper:" SK_VERSION, .priority_class = "spacekeeper-preload",
                 .refresh = 24 * 3600, .backoff_min = 3600, .backoff_max = 24 * 3600, .max_daemonsets = 32,
                 .resync = 30},
+        .reports = 1,
+        .rep = {.interval = 10, .resync = 300},
     };
+    sk_cli_policy_init(&o.policy);
     int status = 2;
     if (parse_args(argc, argv, &o) < 0)
         fputs(USAGE, stderr);
@@ -428,5 +475,6 @@ int main(int argc, char **argv)
         status = run(&o);
     sk_cli_free_list(o.preload_images);
     sk_cli_free_list(o.pull_secrets);
+    sk_cli_policy_free(&o.policy);
     return status;
 }

@@ -34,6 +34,9 @@ loopback, bearer tokens (or client certificates), and the real wire format.
   resourceVersion unconditional, and strategic merge patches applied as merge
   patches (lists replaced whole); Secrets in protobuf, as client-go's typed
   clients send them (Helm's release storage).
+- Groups in CRD_GATED (wgpolicyk8s.io) are served only while a CRD of theirs
+  is stored, as any custom resource is: before that, discovery of the group
+  and every request for its resources are 404 NotFound.
 """
 import base64
 import copy
@@ -51,7 +54,10 @@ import jsonpatch
 GROUP_PREFIX = "/apis/workspace.jupyter.org/v1alpha1"
 STATUS_SUBRESOURCE = {"workspaces", "pods", "daemonsets"}
 KINDS = {"workspacetemplates": "WorkspaceTemplate", "workspaces": "Workspace", "pods": "Pod",
-         "leases": "Lease", "events": "Event", "daemonsets": "DaemonSet", "nodes": "Node"}
+         "leases": "Lease", "events": "Event", "daemonsets": "DaemonSet", "nodes": "Node",
+         "policyreports": "PolicyReport"}
+# API groups that exist only through a stored CRD (see the module's docstring)
+CRD_GATED = {"wgpolicyk8s.io"}
 # group/version -> (resource, kind, namespaced) served besides the CRDs'
 BUILTIN = {
     "v1": [("namespaces", "Namespace", False), ("secrets", "Secret", True),
@@ -439,6 +445,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         resource, ns, name, self.subresource = r
         verb = self.verb(method, name, query)
         group = "" if url.path.startswith("/api/") else url.path.split("/")[2]
+        if group in CRD_GATED and resource not in [res for res, _, _ in
+                                                   self.api.discovery().get(self.group_version(), [])]:
+            return self.fail(404, "NotFound", "the server could not find the requested resource")
         sub = f"{resource}/{self.subresource}" if self.subresource else resource
         if self.api.rules is not None and not rules_allow(self.api.rules, verb, group, sub):
             scope = f'in the namespace "{ns}"' if ns else "at the cluster scope"

@@ -320,7 +320,14 @@ class ManifestChecks:
             {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspacetemplates"],
              "verbs": ["get", "list", "watch"]},
             {"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "watch"]},
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]}])
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+            {"apiGroups": ["wgpolicyk8s.io"], "resources": ["policyreports"],
+             "verbs": ["get", "list", "watch", "create", "update", "delete"]}])
+        # the compliance reports review workspaces as serve does: the same policy flags
+        self.assertIn("--policy-reports=true", c["args"])
+        serve, ctl = flags(container(self.deploy)["args"]), flags(c["args"])
+        for flag in ("shared-namespace", "default-image", "template-scope"):
+            self.assertEqual(ctl[flag], serve[flag], flag)
         # preloading: the pause image is the controller's own, the PriorityClass never pre-empts
         self.assertIn(f"--preload-pause-image={c['image']}", c["args"])
         (pc,) = by_kind(self.objs, "PriorityClass")

@@ -114,9 +114,11 @@ class ChartDefaultsTest(ManifestChecks, SameObjects, unittest.TestCase):
         kust = kustomize(MANIFESTS)
         self.assertGreaterEqual(len(kust), 25)
         self.assert_same_objects(self.objs, kust)
-        # the comparison is not vacuous: a changed flag is a difference
+        # the comparison is not vacuous: a changed flag is a difference (the
+        # controller's compliance reports take serve's template scope too)
         changed = differences(template("webhook.templateScope=namespace"), kust)[2]
-        self.assertEqual(changed, [("apps/v1", "Deployment", NS, "spacekeeper")])
+        self.assertEqual(changed, [("apps/v1", "Deployment", NS, "spacekeeper"),
+                                   ("apps/v1", "Deployment", NS, "spacekeeper-controller")])
 
     def test_helm_only_metadata_is_only_helms(self):
         for o in self.objs:
@@ -234,6 +236,8 @@ class ChartValuesTest(unittest.TestCase):
             "controller.preload.resync=1m": "--preload-resync=1m",
             "controller.preload.pauseImage=reg/pause:1": "--preload-pause-image=reg/pause:1",
             "controller.preload.priorityClassName=low": "--preload-priority-class=low",
+            "controller.policyReports.interval=30s": "--policy-report-interval=30s",
+            "controller.policyReports.resync=10m": "--policy-report-resync=10m",
             "logLevel=debug": "--log-level=debug",
             "logFormat=text": "--log-format=text",
         }
@@ -262,6 +266,10 @@ class ChartValuesTest(unittest.TestCase):
         self.assertEqual({t["metadata"]["namespace"] for t in by_kind(objs, "WorkspaceTemplate")}, {"team-templates"})
         p = subprocess.run([BIN, *args_of(objs, "spacekeeper"), "--help"], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p.stderr)
+        # the controller's compliance reports review workspaces with the same flags
+        ctl = flags(args_of(objs, "spacekeeper-controller"))
+        for flag in ("shared-namespace", "default-image", "template-scope"):
+            self.assertEqual(ctl[flag], f[flag], flag)
 
     def test_image_replicas_resources_and_placement(self):
         objs = template("image.repository=reg.example/sk", "image.tag=1.2.3", "image.pullPolicy=Always",
@@ -341,7 +349,44 @@ class ChartValuesTest(unittest.TestCase):
         self.assertFalse([o for o in objs if o["kind"] == "PriorityClass"])
         resources = {r for role in by_kind(objs, "ClusterRole", "spacekeeper-controller") + by_kind(objs, "Role")
                      for rule in role["rules"] for r in rule["resources"]}
-        self.assertEqual(resources, {"workspaces", "pods", "events", "leases"})
+        self.assertEqual(resources, {"workspaces", "pods", "events", "leases", "workspacetemplates", "policyreports"})
+
+    def test_policy_reports_disabled_narrows_rbac(self):
+        def resources(objs):
+            return {r for role in by_kind(objs, "ClusterRole", "spacekeeper-controller") + by_kind(objs, "Role")
+                    for rule in role["rules"] for r in rule["resources"]}
+        objs = template("controller.policyReports.enabled=false", "controller.policyReports.installCRD=true")
+        args = args_of(objs, "spacekeeper-controller")
+        self.assertIn("--policy-reports=false", args)
+        self.assertFalse([a for a in args if a.startswith("--policy-report-") or a.startswith("--shared-namespace")])
+        self.assertNotIn("policyreports", resources(objs))
+        self.assertIn("workspacetemplates", resources(objs))  # preloading reads them
+        self.assertFalse([o for o in objs if o["kind"] == "CustomResourceDefinition"
+                          and o["spec"]["group"] == "wgpolicyk8s.io"])
+        both = template("controller.policyReports.enabled=false", "controller.preload.enabled=false")
+        self.assertEqual(resources(both), {"workspaces", "pods", "events", "leases"})
+        p = subprocess.run([CTRL, *args, "--help"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+
+class PolicyReportsCRDTest(SameObjects, unittest.TestCase):
+    """controller.policyReports.installCRD is the kustomize component
+    manifests/policy-reports; neither is there by default."""
+
+    def test_chart_crd_is_the_kustomize_component(self):
+        chart = template("controller.policyReports.installCRD=true")
+        kust = kustomize_with("policy-reports")
+        self.assert_same_objects(chart, kust)
+        (crd,) = [o for o in chart if o["kind"] == "CustomResourceDefinition" and o["spec"]["group"] == "wgpolicyk8s.io"]
+        self.assertEqual(crd["metadata"]["name"], "policyreports.wgpolicyk8s.io")
+        (v,) = crd["spec"]["versions"]
+        self.assertEqual((v["name"], v["served"], v["storage"]), ("v1alpha2", True, True))
+        self.assertEqual(crd["spec"]["scope"], "Namespaced")
+        # deleting a CRD deletes every report of every tool: Helm keeps it
+        self.assertEqual(crd["metadata"]["annotations"], {"helm.sh/resource-policy": "keep"})
+        for objs in (template(), kustomize(MANIFESTS)):
+            self.assertFalse([o for o in objs if o["kind"] == "CustomResourceDefinition"
+                              and o["spec"]["group"] == "wgpolicyk8s.io"])
 
 
 class HelmInstallTest(unittest.TestCase):
@@ -579,7 +624,8 @@ class MonitoringTest(SameObjects, unittest.TestCase):
             "spacekeeper_admission_review_duration_seconds_bucket", "spacekeeper_admission_denials_total",
             "controller_runtime_webhook_requests_total", "controller_runtime_webhook_latency_seconds_bucket",
             "spacekeeper_idle_shutdowns_total", "spacekeeper_idle_probes_total", "spacekeeper_preload_nodes_ready",
-            "spacekeeper_preload_nodes_desired", "leader_election_master_status", "up"}, queried)
+            "spacekeeper_preload_nodes_desired", "leader_election_master_status", "spacekeeper_workspaces_noncompliant",
+            "up"}, queried)
 
     def scrape_serve(self):
         from test_serve import Server, make_certs

@@ -45,5 +45,6 @@ Suite *metrics_suite(void);
 Suite *concerns_suite(void);
 Suite *connect_suite(void);
 Suite *listen_suite(void);
+Suite *compliance_suite(void);
 
 #endif
