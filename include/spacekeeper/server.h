@@ -9,7 +9,9 @@
 #include "spacekeeper/err.h"
 #include "spacekeeper/policy.h"
 #include "spacekeeper/reflector.h"
+#include "spacekeeper/template_guard.h"
 #include "spacekeeper/tls.h"
+#include "spacekeeper/watchset.h"
 
 #define SK_SERVER_MAX_BODY (3u << 20) /* the API server's own request limit */
 
@@ -24,6 +26,8 @@ typedef struct sk_server_config {
     sk_policy_config policy;
     const sk_store *store;      /* borrowed; read under its lock per decision */
     const sk_reflector *watch;  /* borrowed; NULL when templates come from files */
+    const sk_watchset *watches; /* borrowed: every watch, for /readyz and /metrics; may be NULL */
+    const sk_guard *guard;      /* borrowed: template UPDATE warnings, DELETE refusals; may be NULL */
 } sk_server_config;
 
 typedef struct sk_server sk_server;

@@ -8,9 +8,12 @@
 
 #include "spacekeeper/arena.h"
 #include "spacekeeper/cli.h"
+#include "spacekeeper/idle.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/namespaces.h"
 #include "spacekeeper/server.h"
 #include "spacekeeper/template_sync.h"
+#include "spacekeeper/workspace_brief.h"
 
 static const char USAGE[] =
     "usage: spacekeeper serve --tls-cert FILE --tls-key FILE [options]\n"
@@ -27,6 +30,8 @@ static const char USAGE[] =
     "                           without it they are watched from the API server\n"
     "  --kubeconfig FILE        API server to watch (default: in-cluster, else ~/.kube/config)\n"
     SK_CLI_POLICY_USAGE
+    "  --impact-limit N         a template UPDATE used by more workspaces than this is warned\n"
+    "                           about with counts only, none reviewed (default 20000)\n"
     "  --threads N              worker threads (default: one per core)\n"
     "  --timeout SECONDS        close connections idle this long (default 30)\n"
     "  --shutdown-grace SECONDS time to finish in-flight requests on SIGTERM (default 25)\n"
@@ -41,6 +46,7 @@ struct serve_opts {
     const char *kubeconfig;
     sk_cli_policy policy;
     double grace;
+    long impact_limit;
 };
 
 static int parse_number(const char *flag, const char *text, long min, long max, long *out)
@@ -59,13 +65,14 @@ static int parse_number(const char *flag, const char *text, long min, long max, 
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, THREADS, TIMEOUT, GRACE, LEVEL, FORMAT,
-           KUBECONFIG, HELP };
+           KUBECONFIG, IMPACT_LIMIT, HELP };
     static const struct option longs[] = {
         {"tls-cert", required_argument, NULL, CERT}, {"tls-key", required_argument, NULL, KEY},
         {"client-ca", required_argument, NULL, CA}, {"listen", required_argument, NULL, LISTEN},
         {"health-listen", required_argument, NULL, HEALTH},
         {"templates", required_argument, NULL, TPL},
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
+        {"impact-limit", required_argument, NULL, IMPACT_LIMIT},
         SK_CLI_POLICY_OPTIONS,
         {"threads", required_argument, NULL, THREADS}, {"timeout", required_argument, NULL, TIMEOUT},
         {"shutdown-grace", required_argument, NULL, GRACE},
@@ -94,6 +101,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             o->templates[o->n_templates++] = optarg;
             break;
         case KUBECONFIG: o->kubeconfig = optarg; break;
+        case IMPACT_LIMIT:
+            if (parse_number("--impact-limit", optarg, 0, 10000000, &o->impact_limit) < 0)
+                return -1;
+            break;
         case THREADS:
             if (parse_number("--threads", optarg, 1, 1024, &n) < 0)
                 return -1;
@@ -139,6 +150,22 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
     return 0;
 }
 
+/* Every watch serve keeps, one row each: the templates (required: no
+ * decision without them), the workspaces and the namespaces being deleted
+ * (optional: without them the template guard stands aside). Returns the
+ * template watch. */
+static sk_reflector *start_watches(sk_kube *kube, sk_store *store, sk_watchset *watches,
+                                   sk_guard *guard)
+{
+    sk_reflector *templates = sk_template_sync_start(kube, store, 500);
+    guard->workspaces = sk_cache_start(kube, SK_WORKSPACES_PATH, &sk_ws_brief_ops);
+    guard->namespaces = sk_cache_start(kube, SK_NAMESPACES_PATH, &sk_namespace_terminating_ops);
+    sk_watchset_add_reflector(watches, "workspacetemplates", 1, templates);
+    sk_watchset_add_cache(watches, "workspaces", 0, guard->workspaces);
+    sk_watchset_add_cache(watches, "namespaces", 0, guard->namespaces);
+    return templates;
+}
+
 static int run(struct serve_opts *o)
 {
     sk_err err;
@@ -149,6 +176,7 @@ static int run(struct serve_opts *o)
     sk_server *server = NULL;
     sk_kube *kube = NULL;
     sk_reflector *watch = NULL;
+    sk_watchset *watches = sk_watchset_new();
     int status = 2;
     if (o->n_templates && o->kubeconfig) {
         fprintf(stderr, "spacekeeper serve: give --templates or --kubeconfig, not both\n");
@@ -179,11 +207,14 @@ static int run(struct serve_opts *o)
     sigset_t stop;
     sk_cli_block_stop_signals(&stop);
 
+    sk_guard guard = {.policy = &o->server.policy, .review_limit = (size_t)o->impact_limit};
     if (kube)
-        watch = sk_template_sync_start(kube, store, 500);
+        watch = start_watches(kube, store, watches, &guard);
     o->server.tls = tls;
     o->server.store = store;
     o->server.watch = watch;
+    o->server.watches = watches;
+    o->server.guard = kube ? &guard : NULL;
     if (!(server = sk_server_start(&o->server, &err))) {
         fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
         goto out;
@@ -206,7 +237,7 @@ static int run(struct serve_opts *o)
     status = 0;
 out:
     sk_server_free(server);
-    sk_reflector_stop(watch);
+    sk_watchset_free(watches);
     sk_kube_free(kube);
     sk_tls_free(tls);
     sk_store_free(store);
@@ -216,7 +247,7 @@ out:
 
 int sk_cmd_serve(int argc, char **argv)
 {
-    struct serve_opts o = {.grace = 25};
+    struct serve_opts o = {.grace = 25, .impact_limit = SK_GUARD_DEFAULT_REVIEW_LIMIT};
     sk_cli_policy_init(&o.policy);
     o.server.listen = "0.0.0.0:8443";
     o.server.health_listen = "127.0.0.1:8081";

@@ -86,23 +86,15 @@ void sk_impact_clip(const char *text, char *buf, size_t cap)
     const unsigned char *p = (const unsigned char *)text, *end = p + strlen(text);
     size_t len = 0, fits = 0; /* fits: bytes that leave room for the ellipsis */
     while (p < end) {
-        size_t n = sk_json_utf8_length(p, end);
-        if (n == 0) { /* not UTF-8: a replacement that is */
-            p++;
-            n = 1;
-            if (len + 1 >= cap)
-                break;
-            buf[len++] = '?';
-        } else {
-            if (len + n >= cap)
-                break;
-            if (n == 1 && (*p < 0x20 || *p == 0x7f))
-                buf[len] = ' ';
-            else
-                memcpy(buf + len, p, n);
-            len += n;
-            p += n;
-        }
+        size_t n = *p < 0x80 ? 1 : sk_json_utf8_length(p, end);
+        if (len + (n ? n : 1) >= cap)
+            break;
+        if (n == 0) /* not UTF-8: a character that is */
+            buf[len++] = '?', p++;
+        else if (n == 1)
+            buf[len++] = *p < 0x20 || *p == 0x7f ? ' ' : (char)*p, p++;
+        else
+            memcpy(buf + len, p, n), len += n, p += n;
         if (len + sizeof ELLIPSIS <= cap)
             fits = len;
     }
