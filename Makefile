@@ -147,6 +147,7 @@ test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_watch.py $(BIN) $(PROBE)
 	$(PYTHON) test/e2e/test_controller.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_preload.py $(BIN) $(CTRL)
+	$(PYTHON) test/e2e/test_serve_workspaces.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -164,6 +165,7 @@ test-tsan: deps
 	  build-tsan/spacekeeper-controller
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_preload.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_workspaces.py build-tsan/spacekeeper
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)
