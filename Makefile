@@ -184,6 +184,8 @@ bench:
 	$(PYTHON) scripts/bench_controller.py $(BIN) $(CTRL)
 	@echo
 	$(PYTHON) scripts/bench_impact.py $(BIN)
+	@echo
+	$(PYTHON) scripts/bench_serve_workspaces.py $(BIN)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.

@@ -44,6 +44,10 @@ int sk_impact_uses(const sk_impact *im, const json_t *ws);
 /* Counts a workspace that uses a changed template and reviews its next
  * start against `now`; returns 1 when it would be refused. */
 int sk_impact_review(sk_impact *im, const json_t *ws);
+/* The counting half of sk_impact_review, for a workspace whose review is
+ * known already (one alike but for its name): `violations` borrowed. */
+void sk_impact_count(sk_impact *im, const char *ns, const char *name, int refused,
+                     const json_t *violations);
 /* One workspace of a listing: seen, then skipped when it is being deleted
  * (it will not start again) or uses no changed template, else reviewed. */
 void sk_impact_add(sk_impact *im, const json_t *ws);

@@ -17,15 +17,17 @@ typedef struct sk_ws_brief {
     /* "<namespace>\n<spec.templateRef as compact JSON, or empty>": everything
      * a template lookup reads */
     const char *selects;
-    const char *doc; /* compact JSON: apiVersion, kind, metadata (name, namespace, labels,
-                        annotations but kubectl's last-applied copy, deletionTimestamp), spec */
+    /* compact JSON: apiVersion, kind, metadata (namespace, labels, annotations
+     * but kubectl's last-applied copy, deletionTimestamp: not the name, so
+     * that workspaces alike but for their names have the same text), spec */
+    const char *doc;
     size_t doc_len;
     int deleting;    /* metadata.deletionTimestamp is set */
 } sk_ws_brief;
 
 /* One allocation per brief (free() it); NULL for an object without a name. */
 sk_ws_brief *sk_ws_brief_new(const json_t *workspace);
-/* The object again (owned), or NULL if it cannot be decoded. */
+/* The object again, name included (owned), or NULL if it cannot be decoded. */
 json_t *sk_ws_brief_object(const sk_ws_brief *b);
 /* "ns/name" order, for qsort of an array of const sk_ws_brief *. */
 int sk_ws_brief_compare(const void *a, const void *b);

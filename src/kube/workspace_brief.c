@@ -14,7 +14,9 @@
 
 static json_t *metadata_brief(const json_t *md)
 {
-    static const char *const KEEP[] = {"name", "namespace", "labels", "deletionTimestamp"};
+    /* not the name: kept beside the text, so that workspaces alike but for
+     * their names have the same text */
+    static const char *const KEEP[] = {"namespace", "labels", "deletionTimestamp"};
     json_t *out = json_object();
     for (size_t i = 0; i < sizeof KEEP / sizeof *KEEP; i++) {
         json_t *v = json_object_get(md, KEEP[i]);
@@ -92,7 +94,12 @@ sk_ws_brief *sk_ws_brief_new(const json_t *ws)
 json_t *sk_ws_brief_object(const sk_ws_brief *b)
 {
     json_t *v = sk_json_decode(b->doc, b->doc_len, 0, NULL);
-    return v ? v : json_loadb(b->doc, b->doc_len, 0, NULL);
+    if (!v)
+        v = json_loadb(b->doc, b->doc_len, 0, NULL);
+    json_t *md = json_object_get(v, "metadata");
+    if (md)
+        json_object_set_new(md, "name", json_string(b->name));
+    return v;
 }
 
 int sk_ws_brief_compare(const void *a, const void *b)

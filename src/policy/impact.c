@@ -51,20 +51,26 @@ int sk_impact_uses(const sk_impact *im, const json_t *ws)
            is_changed(im, sk_policy_template_for(im->cfg, im->was, ws));
 }
 
+void sk_impact_count(sk_impact *im, const char *ns, const char *name, int refused,
+                     const json_t *violations)
+{
+    im->using++;
+    if (!refused)
+        return;
+    im->denied++;
+    if (im->n_named < im->max_named) {
+        if (!im->named && !(im->named = calloc(im->max_named, sizeof *im->named)))
+            abort();
+        im->named[im->n_named++] = sk_impact_line(ns, name, violations);
+    }
+}
+
 int sk_impact_review(sk_impact *im, const json_t *ws)
 {
     sk_decision d;
     sk_policy_review_start(im->cfg, im->now, ws, im->user, im->groups, &d);
-    im->using++;
     int refused = !d.allowed;
-    if (refused) {
-        im->denied++;
-        if (im->n_named < im->max_named) {
-            if (!im->named && !(im->named = calloc(im->max_named, sizeof *im->named)))
-                abort();
-            im->named[im->n_named++] = sk_impact_line(d.namespace, d.name, d.violations);
-        }
-    }
+    sk_impact_count(im, d.namespace, d.name, refused, d.violations);
     if (im->on_review)
         im->on_review(im->ud, &d);
     sk_decision_free(&d);

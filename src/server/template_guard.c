@@ -9,6 +9,7 @@
 #include "spacekeeper/buf.h"
 #include "spacekeeper/impact.h"
 #include "spacekeeper/json.h"
+#include "spacekeeper/json_decode.h"
 #include "spacekeeper/log.h"
 #include "spacekeeper/namespaces.h"
 #include "spacekeeper/violation.h"
@@ -104,18 +105,76 @@ static void find_users(const sk_guard *g, const sk_impact *im, struct users *out
         qsort(out->items, out->n, sizeof *out->items, sk_ws_brief_compare);
 }
 
-/* Each review's JSON is released as soon as it is counted, so reviewing
- * ten thousand workspaces inside one decision costs the memory of one. */
+/* A review, kept for the workspaces alike but for their names. */
+struct outcome {
+    int refused;
+    int shareable;    /* no message names the workspace it was made for */
+    char *violations; /* malloc'd compact JSON when refused */
+};
+
+static void remember(void *ud, const sk_decision *d)
+{
+    struct outcome *o = ud;
+    o->refused = !d->allowed;
+    o->violations = o->refused ? sk_json_dumps(d->violations, JSON_COMPACT) : NULL;
+    o->shareable = 1;
+    size_t i;
+    json_t *v;
+    json_array_foreach(d->violations, i, v) {
+        const char *msg = sk_json_str(v, "message", NULL);
+        if (msg && *d->name && strstr(msg, d->name))
+            o->shareable = 0;
+    }
+}
+
+static void outcome_free(struct outcome *o)
+{
+    if (o)
+        free(o->violations);
+    free(o);
+}
+
+/* The review of a workspace's next start reads its text and its name;
+ * workspaces of the same text (most of a template's users: the same image,
+ * sizes and owner) are reviewed once and counted each. Each review's JSON
+ * is released as soon as it is counted, so reviewing ten thousand
+ * workspaces inside one decision costs the memory of one. */
 static void review_users(sk_impact *im, const struct users *u)
 {
+    sk_map *memo = sk_map_new();
+    im->on_review = remember;
     for (size_t i = 0; i < u->n; i++) {
+        const sk_ws_brief *b = u->items[i];
         sk_arena_mark mark = sk_arena_save();
-        json_t *ws = sk_ws_brief_object(u->items[i]);
-        if (ws)
-            sk_impact_review(im, ws);
-        json_decref(ws);
+        const struct outcome *known = sk_map_get(memo, b->doc);
+        if (known) {
+            json_t *v = known->refused && im->n_named < im->max_named
+                            ? sk_json_decode(known->violations, strlen(known->violations), 0, NULL)
+                            : NULL;
+            sk_impact_count(im, b->ns, b->name, known->refused, v);
+            json_decref(v);
+        } else {
+            struct outcome *o = calloc(1, sizeof *o);
+            if (!o)
+                abort();
+            im->ud = o;
+            json_t *ws = sk_ws_brief_object(b);
+            if (ws)
+                sk_impact_review(im, ws);
+            json_decref(ws);
+            if (ws && o->shareable)
+                sk_map_put(memo, b->doc, o);
+            else
+                outcome_free(o);
+        }
         sk_arena_restore(mark);
     }
+    im->on_review = NULL;
+    const char *k;
+    void *v;
+    for (size_t i = 0; sk_map_next(memo, &i, &k, &v);)
+        outcome_free(v);
+    sk_map_free(memo);
 }
 
 static void warn(json_t *warnings, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -45,7 +45,7 @@ def namespace(name, phase="Active"):
 class Cluster:
     """The test double with templates, workspaces and namespaces, and a webhook watching it."""
 
-    def __init__(self, workspaces, *serve_args):
+    def __init__(self, workspaces, *serve_args, list_seconds=15):
         self.env = Env()
         for t in CLUSTER_TEMPLATES:
             self.env.fake.put(t)
@@ -53,8 +53,9 @@ class Cluster:
         for ns in sorted({w["metadata"]["namespace"] for w in workspaces} | {SHARED}):
             self.env.fake.put(namespace(ns), "namespaces")
         self.env.server = harness_server(self.env, *serve_args)
-        self.wait_live("workspaces")
-        self.wait_live("namespaces")
+        self.wait_live("workspacetemplates", seconds=list_seconds)
+        self.wait_live("workspaces", seconds=list_seconds)
+        self.wait_live("namespaces", seconds=list_seconds)
 
     def metric(self, name, **labels):
         _, text = self.env.server.health("/metrics")
