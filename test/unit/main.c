@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, json_suite());
     srunner_add_suite(sr, json_decode_suite());
     srunner_add_suite(sr, metrics_suite());
+    srunner_add_suite(sr, impact_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -43,4 +43,6 @@ Suite *json_suite(void);
 Suite *json_decode_suite(void);
 Suite *metrics_suite(void);
 
+Suite *impact_suite(void);
+
 #endif
