@@ -48,6 +48,10 @@ int sk_impact_review(sk_impact *im, const json_t *ws);
  * known already (one alike but for its name): `violations` borrowed. */
 void sk_impact_count(sk_impact *im, const char *ns, const char *name, int refused,
                      const json_t *violations);
+/* Adds `later`'s counts (a later part of the same listing, counted apart)
+ * to im, and its lines after im's while there is room; `later` is left
+ * empty. */
+void sk_impact_merge(sk_impact *im, sk_impact *later);
 /* One workspace of a listing: seen, then skipped when it is being deleted
  * (it will not start again) or uses no changed template, else reviewed. */
 void sk_impact_add(sk_impact *im, const json_t *ws);

@@ -77,6 +77,22 @@ int sk_impact_review(sk_impact *im, const json_t *ws)
     return refused;
 }
 
+void sk_impact_merge(sk_impact *im, sk_impact *later)
+{
+    im->seen += later->seen;
+    im->using += later->using;
+    im->denied += later->denied;
+    for (size_t i = 0; i < later->n_named; i++) {
+        if (im->n_named < im->max_named) {
+            if (!im->named && !(im->named = calloc(im->max_named, sizeof *im->named)))
+                abort();
+            im->named[im->n_named++] = later->named[i];
+            later->named[i] = NULL;
+        }
+    }
+    sk_impact_reset(later);
+}
+
 void sk_impact_add(sk_impact *im, const json_t *ws)
 {
     im->seen++;

@@ -60,6 +60,19 @@ START_TEST(test_impact_counts_users_and_refusals)
     ck_assert_uint_eq(im.n_named, 1);
     ck_assert_msg(strncmp(im.named[0], "team-a/by-ref-big: spec.storage.size", 36) == 0, "%s", im.named[0]);
     ck_assert(sk_impact_uses(&im, list[1]) && !sk_impact_uses(&im, list[3]));
+    /* a later part counted apart: its counts added, its lines after ours while there is room */
+    sk_impact later;
+    sk_impact_init(&later, &cfg, was, now, changed);
+    later.max_named = 1;
+    sk_impact_add(&later, list[0]);
+    im.max_named = 2;
+    sk_impact_merge(&im, &later);
+    ck_assert_uint_eq(im.seen, 6);
+    ck_assert_uint_eq(im.denied, 3);
+    ck_assert_uint_eq(im.n_named, 2);
+    ck_assert_str_eq(im.named[1], im.named[0]);
+    ck_assert_uint_eq(later.seen + later.n_named, 0);
+    sk_impact_free(&later);
     sk_impact_reset(&im); /* a LIST that started over */
     ck_assert_uint_eq(im.seen + im.using + im.denied + im.n_named, 0);
     sk_impact_free(&im);
