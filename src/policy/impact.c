@@ -51,6 +51,15 @@ int sk_impact_uses(const sk_impact *im, const json_t *ws)
            is_changed(im, sk_policy_template_for(im->cfg, im->was, ws));
 }
 
+static void keep_line(sk_impact *im, char *line)
+{
+    char **named = realloc(im->named, (im->n_named + 1) * sizeof *named);
+    if (!named)
+        abort();
+    im->named = named;
+    im->named[im->n_named++] = line;
+}
+
 void sk_impact_count(sk_impact *im, const char *ns, const char *name, int refused,
                      const json_t *violations)
 {
@@ -58,11 +67,8 @@ void sk_impact_count(sk_impact *im, const char *ns, const char *name, int refuse
     if (!refused)
         return;
     im->denied++;
-    if (im->n_named < im->max_named) {
-        if (!im->named && !(im->named = calloc(im->max_named, sizeof *im->named)))
-            abort();
-        im->named[im->n_named++] = sk_impact_line(ns, name, violations);
-    }
+    if (im->n_named < im->max_named)
+        keep_line(im, sk_impact_line(ns, name, violations));
 }
 
 int sk_impact_review(sk_impact *im, const json_t *ws)
@@ -84,9 +90,7 @@ void sk_impact_merge(sk_impact *im, sk_impact *later)
     im->denied += later->denied;
     for (size_t i = 0; i < later->n_named; i++) {
         if (im->n_named < im->max_named) {
-            if (!im->named && !(im->named = calloc(im->max_named, sizeof *im->named)))
-                abort();
-            im->named[im->n_named++] = later->named[i];
+            keep_line(im, later->named[i]);
             later->named[i] = NULL;
         }
     }
