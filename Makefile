@@ -151,6 +151,7 @@ test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_preload.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_connect.py $(BIN)
 	$(PYTHON) test/e2e/test_reports.py $(BIN) $(CTRL)
+	$(PYTHON) test/e2e/test_serve_workspaces.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -171,6 +172,7 @@ test-tsan: deps
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_connect.py build-tsan/spacekeeper
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_reports.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_workspaces.py build-tsan/spacekeeper
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)
@@ -193,6 +195,8 @@ bench:
 	$(PYTHON) scripts/bench_connect.py $(BIN)
 	@echo
 	$(PYTHON) scripts/bench_reports.py $(BIN) $(CTRL)
+	@echo
+	$(PYTHON) scripts/bench_serve_workspaces.py $(BIN)
 
 # Each target runs FUZZ_SECONDS from its seed corpus (test/fuzz/corpus); new
 # inputs it finds go to build-fuzz/corpus, never into the repository.

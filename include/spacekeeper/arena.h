@@ -15,4 +15,16 @@ void sk_arena_install(void);
 void sk_arena_begin(void);
 void sk_arena_end(void);
 
+/* A point in the current decision's arena to come back to: a decision
+ * that runs many reviews of its own (a template change's impact) releases
+ * each one's JSON once it is freed, so its memory stays that of one review.
+ * Outside sk_arena_begin/end both are no-ops. */
+typedef struct sk_arena_mark {
+    void *chunk;
+    unsigned long used;
+} sk_arena_mark;
+sk_arena_mark sk_arena_save(void);
+/* Everything allocated since `m` must already be freed (or never used again). */
+void sk_arena_restore(sk_arena_mark m);
+
 #endif

@@ -9,6 +9,7 @@
 typedef struct sk_health_ops {
     int (*ready)(void *ud);                  /* /readyz: 200 or 503 */
     void (*metrics)(void *ud, sk_buf *out);  /* /metrics: appends the exposition text */
+    void (*detail)(void *ud, sk_buf *out);   /* optional: /readyz lines after the verdict */
 } sk_health_ops;
 
 typedef struct sk_health sk_health;

@@ -9,7 +9,9 @@
 #include "spacekeeper/err.h"
 #include "spacekeeper/policy.h"
 #include "spacekeeper/reflector.h"
+#include "spacekeeper/template_guard.h"
 #include "spacekeeper/tls.h"
+#include "spacekeeper/watchset.h"
 
 #define SK_SERVER_MAX_BODY (3u << 20) /* the API server's own request limit */
 
@@ -27,6 +29,8 @@ typedef struct sk_server_config {
     /* borrowed: where /validate-pods-connect finds pods and workspaces;
      * NULL without API access (every CONNECT is then allowed) */
     const sk_connect_lookups *connect;
+    const sk_watchset *watches; /* borrowed: every watch, for /readyz and /metrics; may be NULL */
+    const sk_guard *guard;      /* borrowed: template UPDATE warnings, DELETE refusals; may be NULL */
 } sk_server_config;
 
 typedef struct sk_server sk_server;

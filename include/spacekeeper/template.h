@@ -112,4 +112,9 @@ void sk_store_read_lock(const sk_store *s);
 void sk_store_write_lock(sk_store *s);
 void sk_store_unlock(const sk_store *s);
 
+/* The templates' objects, in no particular order: an owned array of
+ * references, to build another store from (a change's before and after).
+ * Read under the store's read lock. */
+json_t *sk_store_objects(const sk_store *s);
+
 #endif

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "spacekeeper/buf.h"
 #include "spacekeeper/idle.h"
+#include "spacekeeper/impact.h"
 #include "spacekeeper/json.h"
 #include "spacekeeper/template_sync.h"
 
@@ -97,30 +98,15 @@ int sk_check_list_service_accounts(sk_kube *k, sk_sa_index *idx)
 /* ---- --impact ---- */
 
 struct impact {
-    const sk_check_opts *o;
-    const sk_store *was, *now;
-    sk_map *changed;    /* set of "ns/name" */
-    json_t *results;    /* borrowed: the report's */
+    sk_impact counts;
+    json_t *results; /* borrowed: the report's */
     size_t first_result;
-    size_t listed, using, denied;
 };
 
-static int uses_changed(const struct impact *im, const sk_template *t)
+static void keep_result(void *ud, const sk_decision *d)
 {
-    return t && sk_map_get(im->changed, t->key) != NULL;
-}
-
-/* The next start of a workspace, as the webhook sees it; 1 if allowed. The
- * owner starts it, unless --user says who. */
-static int review_start(const struct impact *im, const json_t *ws)
-{
-    const sk_check_opts *o = im->o;
-    sk_decision d;
-    sk_policy_review_start(&o->policy.cfg, im->now, ws, o->user, (const char *const *)o->groups, &d);
-    json_array_append_new(im->results, sk_check_result(&d, "cluster", 0));
-    int allowed = d.allowed;
-    sk_decision_free(&d);
-    return allowed;
+    struct impact *im = ud;
+    json_array_append_new(im->results, sk_check_result(d, "cluster", 0));
 }
 
 static int impact_page(void *ud, const json_t *items, int first)
@@ -129,33 +115,26 @@ static int impact_page(void *ud, const json_t *items, int first)
     if (first) { /* a LIST that started over: forget the pages before */
         while (json_array_size(im->results) > im->first_result)
             json_array_remove(im->results, json_array_size(im->results) - 1);
-        im->listed = im->using = im->denied = 0;
+        sk_impact_reset(&im->counts);
     }
     size_t i;
     json_t *ws;
-    json_array_foreach(items, i, ws) {
-        im->listed++;
-        if (sk_json_get(ws, "metadata", "deletionTimestamp", NULL))
-            continue; /* going away: it will not start again */
-        const sk_policy_config *cfg = &im->o->policy.cfg;
-        if (!uses_changed(im, sk_policy_template_for(cfg, im->now, ws)) &&
-            !uses_changed(im, sk_policy_template_for(cfg, im->was, ws)))
-            continue;
-        im->using++;
-        im->denied += !review_start(im, ws);
-    }
+    json_array_foreach(items, i, ws)
+        sk_impact_add(&im->counts, ws);
     return 0;
 }
 
 int sk_check_impact(const sk_check_opts *o, sk_kube *k, const sk_store *was, const sk_store *now,
                     const json_t *changed, sk_check_report *report)
 {
-    struct impact im = {.o = o, .was = was, .now = now, .changed = sk_map_new(),
-                        .results = report->results, .first_result = json_array_size(report->results)};
-    size_t i;
-    json_t *key;
-    json_array_foreach(changed, i, key)
-        sk_map_put(im.changed, json_string_value(key), (void *)1);
+    struct impact im = {.results = report->results, .first_result = json_array_size(report->results)};
+    sk_impact *c = &im.counts;
+    sk_impact_init(c, &o->policy.cfg, was, now, changed);
+    /* The owner starts it, unless --user says who. */
+    c->user = o->user;
+    c->groups = (const char *const *)o->groups;
+    c->on_review = keep_result;
+    c->ud = &im;
     sk_buf path = SK_BUF_INIT;
     if (o->namespace)
         sk_buf_printf(&path, "/apis/%s/namespaces/%s/workspaces", SK_API_VERSION, o->namespace);
@@ -164,14 +143,15 @@ int sk_check_impact(const sk_check_opts *o, sk_kube *k, const sk_store *was, con
     sk_err err = {{0}};
     long st = sk_kube_list_pages(k, path.data, PAGE_SIZE, impact_page, &im, NULL, NULL, 0, &err);
     sk_buf_free(&path);
-    sk_map_free(im.changed);
     if (st != 200) {
+        sk_impact_free(c);
         print_api_error("Workspaces", st, err.msg);
         return -1;
     }
     report->impact = json_pack("{s:O, s:s?, s:I, s:I, s:I, s:I}", "templates", changed, "namespace",
-                               o->namespace, "workspaces", (json_int_t)im.listed, "using",
-                               (json_int_t)im.using, "denied", (json_int_t)im.denied, "passing",
-                               (json_int_t)(im.using - im.denied));
+                               o->namespace, "workspaces", (json_int_t)c->seen, "using",
+                               (json_int_t)c->using, "denied", (json_int_t)c->denied, "passing",
+                               (json_int_t)(c->using - c->denied));
+    sk_impact_free(c);
     return 0;
 }

@@ -9,9 +9,13 @@
 #include "spacekeeper/arena.h"
 #include "spacekeeper/cli.h"
 #include "spacekeeper/connect.h"
+#include "spacekeeper/idle.h"
+#include "spacekeeper/sa_cache.h"
 #include "spacekeeper/log.h"
+#include "spacekeeper/namespaces.h"
 #include "spacekeeper/server.h"
 #include "spacekeeper/template_sync.h"
+#include "spacekeeper/workspace_brief.h"
 
 static const char USAGE[] =
     "usage: spacekeeper serve --tls-cert FILE --tls-key FILE [options]\n"
@@ -29,6 +33,8 @@ static const char USAGE[] =
     "                           without it they are watched from the API server\n"
     "  --kubeconfig FILE        API server to watch (default: in-cluster, else ~/.kube/config)\n"
     SK_CLI_POLICY_USAGE
+    "  --impact-limit N         a template UPDATE used by more workspaces than this is warned\n"
+    "                           about with counts only, none reviewed (default 20000)\n"
     "  --threads N              worker threads (default: one per core)\n"
     "  --timeout SECONDS        close connections idle this long (default 30)\n"
     "  --shutdown-grace SECONDS time to finish in-flight requests on SIGTERM (default 25)\n"
@@ -43,6 +49,7 @@ struct serve_opts {
     const char *kubeconfig;
     sk_cli_policy policy;
     double grace;
+    long impact_limit;
 };
 
 static int parse_number(const char *flag, const char *text, long min, long max, long *out)
@@ -61,13 +68,14 @@ static int parse_number(const char *flag, const char *text, long min, long max, 
 static int parse_args(int argc, char **argv, struct serve_opts *o)
 {
     enum { CERT = 256, KEY, CA, LISTEN, HEALTH, TPL, THREADS, TIMEOUT, GRACE, LEVEL, FORMAT,
-           KUBECONFIG, HELP };
+           KUBECONFIG, IMPACT_LIMIT, HELP };
     static const struct option longs[] = {
         {"tls-cert", required_argument, NULL, CERT}, {"tls-key", required_argument, NULL, KEY},
         {"client-ca", required_argument, NULL, CA}, {"listen", required_argument, NULL, LISTEN},
         {"health-listen", required_argument, NULL, HEALTH},
         {"templates", required_argument, NULL, TPL},
         {"kubeconfig", required_argument, NULL, KUBECONFIG},
+        {"impact-limit", required_argument, NULL, IMPACT_LIMIT},
         SK_CLI_POLICY_OPTIONS,
         {"threads", required_argument, NULL, THREADS}, {"timeout", required_argument, NULL, TIMEOUT},
         {"shutdown-grace", required_argument, NULL, GRACE},
@@ -96,6 +104,10 @@ static int parse_args(int argc, char **argv, struct serve_opts *o)
             o->templates[o->n_templates++] = optarg;
             break;
         case KUBECONFIG: o->kubeconfig = optarg; break;
+        case IMPACT_LIMIT:
+            if (parse_number("--impact-limit", optarg, 0, 10000000, &o->impact_limit) < 0)
+                return -1;
+            break;
         case THREADS:
             if (parse_number("--threads", optarg, 1, 1024, &n) < 0)
                 return -1;
@@ -157,6 +169,26 @@ static sk_kube *connect_lookups(const sk_kube_config *kc, sk_connect_lookups *ou
     return k;
 }
 
+/* Every watch serve keeps, one row each: the templates (required: no
+ * decision without them), the workspaces and the namespaces being deleted
+ * (optional: without them the template guard stands aside), and the
+ * ServiceAccounts (optional: without them serviceAccountName goes
+ * unchecked, with a warning). Returns the template watch. */
+static sk_reflector *start_watches(sk_kube *kube, sk_store *store, sk_watchset *watches,
+                                   sk_guard *guard, sk_sa_source *accounts)
+{
+    sk_reflector *templates = sk_template_sync_start(kube, store, 500);
+    guard->workspaces = sk_cache_start(kube, SK_WORKSPACES_PATH, &sk_ws_brief_ops);
+    guard->namespaces = sk_cache_start(kube, SK_NAMESPACES_PATH, &sk_namespace_terminating_ops);
+    sk_cache *sa = sk_sa_cache_start(kube);
+    *accounts = sk_sa_cache_source(sa);
+    sk_watchset_add_reflector(watches, "workspacetemplates", 1, templates);
+    sk_watchset_add_cache(watches, "workspaces", 0, guard->workspaces);
+    sk_watchset_add_cache(watches, "namespaces", 0, guard->namespaces);
+    sk_watchset_add_cache(watches, "serviceaccounts", 0, sa);
+    return templates;
+}
+
 static int run(struct serve_opts *o)
 {
     sk_err err;
@@ -169,6 +201,8 @@ static int run(struct serve_opts *o)
     sk_reflector *watch = NULL;
     sk_kube *lookup_kube = NULL;
     sk_connect_lookups lookups;
+    sk_watchset *watches = sk_watchset_new();
+    sk_sa_source accounts;
     int status = 2;
     if (o->n_templates && o->kubeconfig) {
         fprintf(stderr, "spacekeeper serve: give --templates or --kubeconfig, not both\n");
@@ -201,8 +235,11 @@ static int run(struct serve_opts *o)
     sigset_t stop;
     sk_cli_block_stop_signals(&stop);
 
-    if (kube)
-        watch = sk_template_sync_start(kube, store, 500);
+    sk_guard guard = {.policy = &o->server.policy, .review_limit = (size_t)o->impact_limit};
+    if (kube) {
+        watch = start_watches(kube, store, watches, &guard, &accounts);
+        o->server.policy.service_accounts = &accounts;
+    }
     o->server.tls = tls;
     o->server.store = store;
     o->server.watch = watch;
@@ -210,6 +247,8 @@ static int run(struct serve_opts *o)
         sk_log(SK_LOG_INFO, "pods/exec, attach and portforward are allowed unchecked: without API "
                             "access (--templates) pods and workspaces cannot be looked up", NULL);
     o->server.connect = lookup_kube ? &lookups : NULL;
+    o->server.watches = watches;
+    o->server.guard = kube ? &guard : NULL;
     if (!(server = sk_server_start(&o->server, &err))) {
         fprintf(stderr, "spacekeeper serve: %s\n", err.msg);
         goto out;
@@ -232,8 +271,8 @@ static int run(struct serve_opts *o)
     status = 0;
 out:
     sk_server_free(server);
-    sk_reflector_stop(watch);
     sk_kube_free(lookup_kube);
+    sk_watchset_free(watches);
     sk_kube_free(kube);
     sk_tls_free(tls);
     sk_store_free(store);
@@ -243,7 +282,7 @@ out:
 
 int sk_cmd_serve(int argc, char **argv)
 {
-    struct serve_opts o = {.grace = 25};
+    struct serve_opts o = {.grace = 25, .impact_limit = SK_GUARD_DEFAULT_REVIEW_LIMIT};
     sk_cli_policy_init(&o.policy);
     o.server.listen = "0.0.0.0:8443";
     o.server.health_listen = "127.0.0.1:8081";

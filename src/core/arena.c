@@ -135,3 +135,24 @@ void sk_arena_end(void)
     }
     tls.head = keep;
 }
+
+sk_arena_mark sk_arena_save(void)
+{
+    return (sk_arena_mark){tls.active ? tls.head : NULL, tls.head && tls.active ? tls.head->used : 0};
+}
+
+void sk_arena_restore(sk_arena_mark m)
+{
+    if (!tls.active)
+        return;
+    while (tls.head && tls.head != m.chunk) { /* chunks opened since the mark */
+        struct chunk *next = tls.head->next;
+        free(tls.head);
+        tls.head = next;
+    }
+    struct chunk *c = tls.head;
+    if (!c)
+        return;
+    POISON(c->data + m.used, c->size - m.used);
+    c->used = m.used;
+}

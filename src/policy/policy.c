@@ -375,8 +375,8 @@ static void review_template(struct eval *ev)
         const char *changed = was ? sk_template_changed_constraint(was, t) : NULL;
         if (changed)
             skp_warning(ev,
-                    "template \"%s\" constraints changed (%s): existing workspaces keep running and "
-                    "are re-checked against the new rules when they are next started or updated",
+                    "template \"%s\" constraints changed (%s): workspaces are re-checked at their "
+                    "next start",
                     t->name, changed);
         sk_template_free(was);
     }

@@ -748,3 +748,13 @@ const char *sk_store_shared_namespace(const sk_store *s)
 {
     return s->shared_ns;
 }
+
+json_t *sk_store_objects(const sk_store *s)
+{
+    json_t *out = json_array();
+    const char *k;
+    void *v;
+    for (size_t i = 0; sk_map_next(s->by_key, &i, &k, &v);)
+        json_array_append(out, ((const sk_template *)v)->obj);
+    return out;
+}

@@ -45,9 +45,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return reply(c, 405, "text/plain", strdup("only GET\n"));
     if (strcmp(url, "/healthz") == 0 || strcmp(url, "/livez") == 0)
         return reply(c, 200, "text/plain", strdup("ok\n"));
-    if (strcmp(url, "/readyz") == 0)
-        return h->ops.ready(h->ud) ? reply(c, 200, "text/plain", strdup("ok\n"))
-                                   : reply(c, 503, "text/plain", strdup("not ready\n"));
+    if (strcmp(url, "/readyz") == 0) {
+        int ready = h->ops.ready(h->ud);
+        sk_buf out = SK_BUF_INIT;
+        sk_buf_puts(&out, ready ? "ok\n" : "not ready\n");
+        if (h->ops.detail)
+            h->ops.detail(h->ud, &out);
+        return reply(c, ready ? 200 : 503, "text/plain", sk_buf_steal(&out));
+    }
     if (strcmp(url, "/metrics") == 0) {
         sk_buf out = SK_BUF_INIT;
         h->ops.metrics(h->ud, &out);

@@ -223,6 +223,8 @@ static char *decide(sk_server *s, struct request *rq, sk_err *bad)
         sk_store_read_lock(s->cfg.store);
         sk_policy_review(&s->cfg.policy, s->cfg.store, &r.req, &d);
         sk_store_unlock(s->cfg.store);
+        if (rq->hook == SK_HOOK_VALIDATE)
+            sk_guard_template(s->cfg.guard, s->cfg.store, &r.req, &d);
         int allowed = rq->hook == SK_HOOK_MUTATE || d.allowed;
         int patched = rq->hook == SK_HOOK_MUTATE && json_array_size(d.patch) > 0;
         sk_metrics_decision(s->metrics, rq->hook, allowed, patched);
@@ -368,10 +370,11 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 /* ---- health and metrics ---- */
 
 /* Ready once the templates are known (a watch has listed them) and until
- * draining begins. */
+ * draining begins; the other watches only say how they are. */
 static int is_ready(const sk_server *s)
 {
-    return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) && !draining(s);
+    return (!s->cfg.watch || sk_reflector_synced(s->cfg.watch)) && sk_watchset_ready(s->cfg.watches) &&
+           !draining(s);
 }
 
 static int health_ready(void *ud)
@@ -393,6 +396,13 @@ static void health_metrics(void *ud, sk_buf *out)
     };
     sk_store_unlock(s->cfg.store);
     sk_metrics_render(s->metrics, out, &g);
+    sk_watchset_metrics(s->cfg.watches, out);
+}
+
+static void health_detail(void *ud, sk_buf *out)
+{
+    const sk_server *s = ud;
+    sk_watchset_describe(s->cfg.watches, out);
 }
 
 /* ---- lifecycle ---- */
@@ -460,7 +470,7 @@ sk_server *sk_server_start(const sk_server_config *cfg, sk_err *err)
         goto fail;
     }
     if (cfg->health_listen && *cfg->health_listen) {
-        static const sk_health_ops health_ops = {health_ready, health_metrics};
+        static const sk_health_ops health_ops = {health_ready, health_metrics, health_detail};
         if (!(s->health = sk_health_start(cfg->health_listen, &health_ops, s, err)))
             goto fail;
     }

@@ -281,15 +281,16 @@ class ManifestChecks:
         (sa,) = [o for o in by_kind(self.objs, "ServiceAccount") if o["metadata"]["name"] == "spacekeeper-controller"]
         self.assertEqual(controller_user, f"system:serviceaccount:{sa['metadata']['namespace']}:spacekeeper-controller")
 
-    def test_rbac_reads_templates_and_nothing_else(self):
+    def test_rbac_reads_templates_workspaces_namespaces_and_nothing_else(self):
         role = by_kind(self.objs, "ClusterRole", "spacekeeper-webhook")[0]
-        self.assertEqual(role["rules"], [{"apiGroups": ["workspace.jupyter.org"],
-                                          "resources": ["workspacetemplates"],
-                                          "verbs": ["get", "list", "watch"]},
-                                         # the exec rule: the pod and its workspace, by name
-                                         {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
-                                         {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspaces"],
-                                          "verbs": ["get"]}])
+        read = ["get", "list", "watch"]
+        self.assertEqual(role["rules"], [
+            {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspacetemplates"], "verbs": read},
+            {"apiGroups": ["workspace.jupyter.org"], "resources": ["workspaces"], "verbs": read},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": read},
+            # the exec rule: the pod, by name
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": read}])
         binding = self.binding_for("ClusterRoleBinding", role)
         self.assertEqual(binding["subjects"], [{"kind": "ServiceAccount", "name": "spacekeeper", "namespace": NS}])
         # no other role names the webhook's service account

@@ -23,6 +23,7 @@ int main(void)
     srunner_add_suite(sr, connect_suite());
     srunner_add_suite(sr, listen_suite());
     srunner_add_suite(sr, compliance_suite());
+    srunner_add_suite(sr, impact_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -47,4 +47,6 @@ Suite *connect_suite(void);
 Suite *listen_suite(void);
 Suite *compliance_suite(void);
 
+Suite *impact_suite(void);
+
 #endif
