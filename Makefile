@@ -152,6 +152,7 @@ test-e2e: $(BIN) $(CTRL) $(PAUSE) $(PROBE) $(HELM)
 	$(PYTHON) test/e2e/test_connect.py $(BIN)
 	$(PYTHON) test/e2e/test_reports.py $(BIN) $(CTRL)
 	$(PYTHON) test/e2e/test_serve_workspaces.py $(BIN)
+	$(PYTHON) test/e2e/test_serve_accounts.py $(BIN)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan OPT=-O1 \
@@ -173,6 +174,7 @@ test-tsan: deps
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_reports.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
 	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_workspaces.py build-tsan/spacekeeper
+	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_accounts.py build-tsan/spacekeeper
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)

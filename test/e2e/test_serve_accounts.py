@@ -57,7 +57,12 @@ class ServeAccountsTest(unittest.TestCase):
                                    groups=["data-eng"])):
             self.env.fake.put(sa, resource="serviceaccounts")
         self.server = self.env.serve()
-        wait_for("ready", lambda: self.server.health("/readyz")[0] == 200, 10)
+        self.wait_live()
+
+    def wait_live(self, seconds=10):
+        """Ready, and the ServiceAccount watch listed and live (readiness waits for templates only)."""
+        wait_for("ServiceAccounts live", lambda: "[+]serviceaccounts: live" in self.server.health("/readyz")[1],
+                 seconds)
 
     def tearDown(self):
         self.env.close()
@@ -117,9 +122,11 @@ class ServeAccountsTest(unittest.TestCase):
             wait_for("unknown", lambda: self.ask("/validate", ws, user="bob")["allowed"], 10)
             r = self.ask("/validate", ws, user="bob")
             self.assertTrue(any("was not checked" in w for w in r.get("warnings", [])), r)
+            self.assertIn("[-]serviceaccounts", self.server.health("/readyz")[1])
         finally:
             self.env.fake.start()
-        wait_for("checked again", lambda: not self.ask("/validate", ws, user="bob")["allowed"], 15)
+        self.wait_live(15)
+        self.assertFalse(self.ask("/validate", ws, user="bob")["allowed"])
 
     def test_the_operators_fixtures_through_serve(self):
         """Templates, ServiceAccounts and workspaces in the operator's

@@ -215,7 +215,7 @@ START_TEST(test_constraint_change_warns)
     ck_assert(d.allowed);
     ck_assert_uint_eq(json_array_size(d.warnings), 1);
     ck_assert_ptr_nonnull(strstr(json_string_value(json_array_get(d.warnings, 0)),
-                                 "constraints changed (allowedImages): existing workspaces"));
+                                 "constraints changed (allowedImages): workspaces are re-checked at their next start"));
     sk_decision_free(&d);
     /* a display-name change is no constraint change */
     review(SK_OP_UPDATE, TPL_HEAD "metadata: {name: t}\nspec: {defaultImage: a, displayName: B}\n",
