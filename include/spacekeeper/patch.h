@@ -16,8 +16,8 @@ void sk_pointer_append(sk_buf *ptr, const char *token);
 
 /* Sets doc[path] = value (value is stolen), creating absent parent objects,
  * and records the operations in `ops` (a JSON array): "add" for a new key,
- * "replace" for an existing one. Fails if a parent exists but is not an
- * object. */
+ * "replace" for an existing one; with ops NULL it only sets. Fails if a
+ * parent exists but is not an object. */
 int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, json_t *value,
                  sk_err *err);
 

@@ -83,6 +83,9 @@ typedef struct sk_request {
      * needs unchanged. The engine then defaults it in place instead of
      * copying it (the server's request body is thrown away afterwards). */
     json_t *scratch;
+    /* The caller reads only the verdict (allowed, violations, warnings):
+     * the object is still defaulted and checked, but no patch is recorded. */
+    int verdict_only;
 } sk_request;
 
 typedef struct sk_decision {
@@ -107,7 +110,8 @@ void sk_decision_free(sk_decision *d);
 
 /* The review `workspace` (borrowed) would get at its next start: an UPDATE
  * from Stopped to Running by `user` (NULL: its created-by user) against
- * `store` as it is now. The decision's names borrow from `workspace`. */
+ * `store` as it is now, for its verdict (no patch is recorded). The
+ * decision's names borrow from `workspace`. */
 void sk_policy_review_start(const sk_policy_config *cfg, const sk_store *store,
                             const json_t *workspace, const char *user, const char *const *groups,
                             sk_decision *out);

@@ -18,6 +18,8 @@ void sk_pointer_append(sk_buf *ptr, const char *token)
 
 static void record(json_t *ops, const char *op, const sk_buf *ptr, json_t *value)
 {
+    if (!ops)
+        return;
     /* built directly: json_pack's format parsing was most of a patch's cost */
     json_t *o = json_object();
     json_object_set_new_nocheck(o, "op", json_string_nocheck(op));
@@ -45,7 +47,8 @@ int sk_patch_set(json_t *ops, json_t *doc, const char *const *path, size_t n, js
             json_decref(value);
             break;
         }
-        sk_pointer_append(&ptr, path[i]);
+        if (ops)
+            sk_pointer_append(&ptr, path[i]);
         json_t *next = json_object_get(cur, path[i]);
         if (i + 1 == n || !next) {
             /* Build the absent remainder as one nested value: the parent is
@@ -77,7 +80,7 @@ int sk_patch_append(json_t *ops, json_t *doc, const char *const *path, size_t n,
         return sk_err_set(err, "cannot append to %s: it is not a list", n ? path[n - 1] : "document");
     }
     sk_buf ptr = SK_BUF_INIT;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; ops && i < n; i++)
         sk_pointer_append(&ptr, path[i]);
     sk_buf_append(&ptr, "/-", 2);
     record(ops, "add", &ptr, value);

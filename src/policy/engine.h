@@ -33,6 +33,7 @@ struct eval {
     const sk_template *tpl;     /* NULL when the workspace has none */
     const json_t *old_spec;     /* NULL on CREATE and in template self-checks */
     json_t *obj;                /* the object being defaulted (out->object) */
+    json_t *ops;                /* where patch operations go: out->patch, or NULL for a verdict only */
     sk_decision *out;
     skp_change change;
     int self_check;             /* checking a template's own defaults */

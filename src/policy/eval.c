@@ -115,7 +115,7 @@ const json_t *skp_old_at(const struct eval *ev, const char *const *path)
 void skp_set(struct eval *ev, const char *field, const char *const *path, size_t n, json_t *value)
 {
     sk_err err;
-    if (sk_patch_set(ev->out->patch, ev->obj, path, n, value, &err) < 0)
+    if (sk_patch_set(ev->ops, ev->obj, path, n, value, &err) < 0)
         skp_violation(ev, field, "%s: %s", field, err.msg);
 }
 

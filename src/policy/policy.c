@@ -124,7 +124,7 @@ static void merge_by_name(struct eval *ev, const struct skp_rule *r, const char 
         if (found || !name)
             continue;
         sk_err err;
-        if (sk_patch_append(ev->out->patch, ev->obj, path, depth, json_deep_copy(w), &err) < 0)
+        if (sk_patch_append(ev->ops, ev->obj, path, depth, json_deep_copy(w), &err) < 0)
             skp_violation(ev, r->field, "%s: %s", r->field, err.msg);
     }
 }
@@ -278,12 +278,12 @@ static void review_workspace(struct eval *ev)
         ev->out->template = json_pack("{s:s, s:s}", "name", ev->tpl->name, "namespace", ev->tpl->ns);
     if (!spec) {
         const char *path[] = {"spec"};
-        sk_patch_set(ev->out->patch, ev->obj, path, 1, json_object(), NULL);
+        sk_patch_set(ev->ops, ev->obj, path, 1, json_object(), NULL);
     }
     if (by_default && ev->tpl) {
         /* Pin the template the workspace was defaulted from. */
         const char *path[] = {"spec", "templateRef"};
-        sk_patch_set(ev->out->patch, ev->obj, path, 2,
+        sk_patch_set(ev->ops, ev->obj, path, 2,
                      json_pack("{s:s, s:s}", "name", ev->tpl->name, "namespace", ev->tpl->ns), NULL);
     }
     apply_defaults(ev);
@@ -448,7 +448,8 @@ void sk_policy_review(const sk_policy_config *cfg, const sk_store *store, const 
     out->violations = json_array();
     out->warnings = json_array();
 
-    struct eval ev = {.cfg = cfg, .store = store, .req = req, .out = out};
+    struct eval ev = {.cfg = cfg, .store = store, .req = req, .out = out,
+                      .ops = req->verdict_only ? NULL : out->patch};
     const json_t *subject = req->op == SK_OP_DELETE ? req->old_object : req->object;
     out->kind = sk_json_str(subject, "kind", NULL);
     out->name = sk_json_str(subject, "metadata", "name", NULL);

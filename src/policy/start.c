@@ -5,13 +5,13 @@
 
 #include "spacekeeper/json.h"
 
-/* `ws` with spec.desiredStatus set: a shallow copy, since the engine only
- * reads the request's objects. */
-static json_t *with_status(const json_t *ws, const char *status)
+/* `ws` with spec.desiredStatus set: a shallow copy (deep for the running
+ * one, which the engine then defaults in place instead of copying again). */
+static json_t *with_status(const json_t *ws, const char *status, int deep)
 {
-    json_t *copy = json_copy((json_t *)ws);
-    json_t *spec = json_object_get(ws, "spec");
-    spec = json_is_object(spec) ? json_copy(spec) : json_object();
+    json_t *copy = deep ? json_deep_copy((json_t *)ws) : json_copy((json_t *)ws);
+    json_t *spec = json_object_get(copy, "spec");
+    spec = json_is_object(spec) ? (deep ? json_incref(spec) : json_copy(spec)) : json_object();
     json_object_set_new(spec, "desiredStatus", json_string(status));
     json_object_set_new(copy, "spec", spec);
     /* a LIST's items carry these for custom resources, but not every server's */
@@ -26,7 +26,8 @@ void sk_policy_review_start(const sk_policy_config *cfg, const sk_store *store,
                             const json_t *workspace, const char *user, const char *const *groups,
                             sk_decision *out)
 {
-    json_t *stopped = with_status(workspace, "Stopped"), *running = with_status(workspace, "Running");
+    json_t *stopped = with_status(workspace, "Stopped", 0);
+    json_t *running = with_status(workspace, "Running", 1);
     if (!user)
         user = sk_json_str(workspace, "metadata", "annotations", SK_ANNOTATION_CREATED_BY, NULL);
     sk_request req = {
@@ -35,6 +36,8 @@ void sk_policy_review_start(const sk_policy_config *cfg, const sk_store *store,
         .old_object = stopped,
         .user = user,
         .groups = groups,
+        .scratch = running,
+        .verdict_only = 1,
     };
     sk_policy_review(cfg, store, &req, out);
     /* The decision borrowed its names from the copies: borrow them from the
