@@ -161,20 +161,21 @@ test-asan: deps
 
 # The multi-threaded parts (server, template watch) under ThreadSanitizer: a
 # race makes the server exit 66, and the suites check every exit status.
+TSAN_OPTS = halt_on_error=0 exitcode=66 suppressions=$(CURDIR)/test/tsan.supp
 test-tsan: deps
 	@$(MAKE) --no-print-directory BUILD=build-tsan OPT=-O1 SAN="-fsanitize=thread -fno-omit-frame-pointer" \
 	  build-tsan/spacekeeper build-tsan/spacekeeper-controller build-tsan/spacekeeper-pause build-tsan/kube-probe
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve.py build-tsan/spacekeeper
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_watch.py build-tsan/spacekeeper build-tsan/kube-probe
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_controller.py build-tsan/spacekeeper \
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_serve.py build-tsan/spacekeeper
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_watch.py build-tsan/spacekeeper build-tsan/kube-probe
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_controller.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_preload.py build-tsan/spacekeeper \
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_preload.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_connect.py build-tsan/spacekeeper
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_reports.py build-tsan/spacekeeper \
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_connect.py build-tsan/spacekeeper
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_reports.py build-tsan/spacekeeper \
 	  build-tsan/spacekeeper-controller
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_workspaces.py build-tsan/spacekeeper
-	TSAN_OPTIONS="halt_on_error=0 exitcode=66" $(PYTHON) test/e2e/test_serve_accounts.py build-tsan/spacekeeper
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_serve_workspaces.py build-tsan/spacekeeper
+	TSAN_OPTIONS="$(TSAN_OPTS)" $(PYTHON) test/e2e/test_serve_accounts.py build-tsan/spacekeeper
 
 valgrind: deps
 	@$(MAKE) --no-print-directory $(UNIT)
