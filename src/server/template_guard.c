@@ -233,6 +233,38 @@ static void warn(json_t *warnings, const char *fmt, ...)
     json_array_append_new(warnings, json_string(line));
 }
 
+/* One template change counted against the workspaces: the store before and
+ * after it (copies, built outside the store's lock) and the impact count. */
+struct change_count {
+    json_t *objects, *changed;
+    sk_store *was, *now;
+    sk_impact im;
+};
+
+/* The change from `old` to `put` (NULL: the template at del_ns/del_name removed). */
+static void count_begin(struct change_count *c, const sk_guard *g, const sk_store *store,
+                        const char *key, const json_t *old, const json_t *put, const char *del_ns,
+                        const char *del_name)
+{
+    sk_store_read_lock(store);
+    c->objects = sk_store_objects(store);
+    const char *shared = sk_store_shared_namespace(store);
+    sk_store_unlock(store);
+    c->was = store_with(c->objects, shared, old, NULL, NULL);
+    c->now = store_with(c->objects, shared, put, del_ns, del_name);
+    c->changed = json_pack("[s]", key);
+    sk_impact_init(&c->im, g->policy, c->was, c->now, c->changed);
+}
+
+static void count_end(struct change_count *c)
+{
+    sk_impact_free(&c->im);
+    json_decref(c->changed);
+    sk_store_free(c->was);
+    sk_store_free(c->now);
+    json_decref(c->objects);
+}
+
 /* ---- UPDATE: warnings ---- */
 
 /* Nothing a start review reads has changed: the spec and the default label. */
@@ -276,29 +308,18 @@ static void guard_update(const sk_guard *g, const sk_store *store, const sk_requ
                             "workspaces", "template", key, NULL);
         return;
     }
-    sk_store_read_lock(store);
-    json_t *objects = sk_store_objects(store);
-    const char *shared = sk_store_shared_namespace(store);
-    sk_store_unlock(store);
-    sk_store *was = store_with(objects, shared, old, NULL, NULL);
-    sk_store *now = store_with(objects, shared, new, NULL, NULL);
-    json_t *changed = json_pack("[s]", key);
-    sk_impact im;
-    sk_impact_init(&im, g->policy, was, now, changed);
-    im.max_named = SK_GUARD_WARNED_NAMES;
+    struct change_count c;
+    count_begin(&c, g, store, key, old, new, NULL, NULL);
+    c.im.max_named = SK_GUARD_WARNED_NAMES;
     struct users users = {0};
     sk_cache_lock(g->workspaces);
-    find_users(g, &im, &users);
+    find_users(g, &c.im, &users);
     if (users.n <= g->review_limit)
-        review_all(&im, &users);
+        review_all(&c.im, &users);
     sk_cache_unlock(g->workspaces);
-    impact_warnings(&im, key, g->review_limit, users.n, d->warnings);
+    impact_warnings(&c.im, key, g->review_limit, users.n, d->warnings);
     free(users.items);
-    sk_impact_free(&im);
-    json_decref(changed);
-    sk_store_free(was);
-    sk_store_free(now);
-    json_decref(objects);
+    count_end(&c);
 }
 
 /* ---- DELETE: refused while in use ---- */
@@ -331,18 +352,11 @@ static void guard_delete(const sk_guard *g, const sk_store *store, const sk_requ
         if (going)
             return;
     }
-    sk_store_read_lock(store);
-    json_t *objects = sk_store_objects(store);
-    const char *shared = sk_store_shared_namespace(store);
-    sk_store_unlock(store);
-    sk_store *was = store_with(objects, shared, old, NULL, NULL);
-    sk_store *now = store_with(objects, shared, NULL, ns, name);
-    json_t *changed = json_pack("[s]", key);
-    sk_impact im;
-    sk_impact_init(&im, g->policy, was, now, changed);
+    struct change_count c;
+    count_begin(&c, g, store, key, old, NULL, ns, name);
     struct users users = {0};
     sk_cache_lock(g->workspaces);
-    find_users(g, &im, &users);
+    find_users(g, &c.im, &users);
     sk_buf who = SK_BUF_INIT;
     describe_users(&users, SK_GUARD_DENIAL_NAMES, &who);
     sk_cache_unlock(g->workspaces);
@@ -359,11 +373,7 @@ static void guard_delete(const sk_guard *g, const sk_store *store, const sk_requ
     }
     sk_buf_free(&who);
     free(users.items);
-    sk_impact_free(&im);
-    json_decref(changed);
-    sk_store_free(was);
-    sk_store_free(now);
-    json_decref(objects);
+    count_end(&c);
 }
 
 void sk_guard_template(const sk_guard *g, const sk_store *store, const sk_request *req,
